@@ -1,0 +1,1 @@
+"""AI-generated video detectors, provenance marks and the moderation API."""

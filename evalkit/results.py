@@ -1,0 +1,133 @@
+"""Read a run folder back as tables: one row per generator, or one row per clip and metric."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evalkit.errors import EvalkitError
+from evalkit.store import SET_PROMPT_ID, RunStore, read_jsonl
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["clip_table", "export_table", "generator_table", "load_summaries"]
+
+_ARROWS = {True: "↑", False: "↓", None: ""}
+
+
+def _store(run_dir: str | Path) -> RunStore:
+    store = RunStore(Path(run_dir))
+    if not store.root.is_dir():
+        raise EvalkitError(f"run folder '{store.root}' does not exist")
+    if not store.run_file.is_file():
+        raise EvalkitError(f"'{store.root}' is not an evalkit run folder (no {store.run_file.name})")
+    return store
+
+
+def load_summaries(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """``summary/*.json`` by generator label (a run interrupted before summaries has none)."""
+    store = _store(run_dir)
+    out = {}
+    for path in sorted((store.root / "summary").glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # a summary being written right now; the next read will have it
+        out[data.get("generator", path.stem)] = data
+    return out
+
+
+def clip_table(run_dir: str | Path) -> pd.DataFrame:
+    """One row per (generator, prompt, sample, metric) with every scalar value as a column.
+
+    Columns: generator, prompt_id, prompt, sample, seed, metric, status, error, and
+    ``value.KEY`` for each scalar the metric returned.
+    """
+    import pandas as pd
+
+    store = _store(run_dir)
+    rows = []
+    for record in store.results().values():
+        row = {k: record.get(k) for k in ("generator", "prompt_id", "prompt", "sample", "seed",
+                                           "metric", "status", "error")}
+        for key, value in (record.get("values") or {}).items():
+            if isinstance(value, (int, float, str, bool)) or value is None:
+                row[f"value.{key}"] = value
+        rows.append(row)
+    columns = ["generator", "prompt_id", "prompt", "sample", "seed", "metric", "status", "error"]
+    frame = pd.DataFrame(rows, columns=None if rows else columns)
+    return frame.sort_values(["generator", "metric", "prompt_id", "sample"]).reset_index(
+        drop=True
+    ) if rows else frame
+
+
+def generator_table(run_dir: str | Path) -> pd.DataFrame:
+    """One row per generator: N and the mean of each metric's primary value (± std).
+
+    Built from the JSON lines, so it works for a run that was interrupted before its
+    summaries were written. Column names carry the direction (↑ higher is better).
+    """
+    import pandas as pd
+
+    store = _store(run_dir)
+    info = store.read_run_info()
+    metric_info: dict[str, dict[str, Any]] = info.get("metrics", {})
+    gens: dict[str, dict[str, Any]] = {}
+    for record in store.generations().values():
+        g = gens.setdefault(record["generator"], {"generator": record["generator"],
+                                                  "clips": 0, "clips_failed": 0})
+        g["clips" if record["status"] == "ok" else "clips_failed"] += 1
+    values: dict[tuple[str, str], list[float]] = {}
+    set_values: dict[tuple[str, str], float] = {}
+    for record in store.results().values():
+        if record.get("status") != "ok":
+            continue
+        name = record["metric"]
+        primary = metric_info.get(name, {}).get("primary") or name
+        value = (record.get("values") or {}).get(primary)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        key = (record["generator"], name)
+        if record["prompt_id"] == SET_PROMPT_ID:
+            set_values[key] = float(value)
+        else:
+            values.setdefault(key, []).append(float(value))
+    for (gen, name), column in values.items():
+        row = gens.setdefault(gen, {"generator": gen, "clips": 0, "clips_failed": 0})
+        label = _column(name, metric_info.get(name, {}))
+        series = pd.Series(column)
+        row[label] = series.mean()
+        row[f"{label} std"] = series.std(ddof=0)
+        row[f"{label} n"] = len(column)
+    for (gen, name), value in set_values.items():
+        row = gens.setdefault(gen, {"generator": gen, "clips": 0, "clips_failed": 0})
+        row[_column(name, metric_info.get(name, {}))] = value
+    if not gens:
+        raise EvalkitError(f"run folder '{store.root}' holds no clips or results yet")
+    return pd.DataFrame(list(gens.values())).set_index("generator").sort_index()
+
+
+def _column(name: str, info: dict[str, Any]) -> str:
+    arrow = _ARROWS.get(info.get("higher_is_better"), "")
+    return f"{name} {arrow}".strip()
+
+
+def export_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV or Parquet, chosen by the file extension."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(path)
+    elif suffix in (".parquet", ".pq"):
+        frame.to_parquet(path)
+    else:
+        raise EvalkitError(f"cannot export to '{path}': use a .csv or .parquet file name")
+    return path
+
+
+def iter_results(run_dir: str | Path) -> Any:
+    """Raw result records, for tools that want everything (the leaderboard)."""
+    return read_jsonl(_store(run_dir).results_file)

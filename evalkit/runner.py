@@ -1,0 +1,613 @@
+"""The runner: generate → write clips → score → results lines → summary per generator.
+
+Work is cut into independent items (make a batch of clips for one generator; score one clip
+with every metric it still lacks; compute one set metric for one generator) that an
+:class:`~evalkit.executor.Executor` runs. The main process is the only writer of the run
+folder's JSON lines, so a run can be interrupted at any point and re-run: what is on disk is
+kept and only the missing work is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+import evalkit
+from evalkit import registry
+from evalkit.errors import ConfigError
+from evalkit.executor import Executor, make_executor
+from evalkit.generators.base import GenerationRequest, Generator
+from evalkit.metrics.base import ClipContext, Metric
+from evalkit.options import resolve_relative_paths
+from evalkit.store import SET_PROMPT_ID, RunStore, write_json_atomic
+from evalkit.suite import ResolvedSuite, _format_validation_error
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Plan", "RunReport", "plan_run", "run_suite"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Planning: everything checked before anything is written
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentSpec:
+    """A generator or metric by registry name and validated options (picklable)."""
+
+    kind: str
+    name: str
+    options: dict[str, Any]
+
+    @property
+    def cache_key(self) -> str:
+        return json.dumps([self.kind, self.name, self.options], sort_keys=True, default=str)
+
+
+@dataclasses.dataclass
+class Plan:
+    resolved: ResolvedSuite
+    generators: dict[str, ComponentSpec]  # label -> spec
+    generator_info: dict[str, dict[str, Any]]
+    clip_metrics: dict[str, ComponentSpec]
+    set_metrics: dict[str, ComponentSpec]
+    metric_info: dict[str, dict[str, Any]]
+    requests: list[GenerationRequest]
+    probes: dict[str, str | None]  # prompt_id -> explicit probe from the suite
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.requests) * len(self.generators)
+
+
+def plan_run(resolved: ResolvedSuite) -> Plan:
+    """Resolve components and options and ask each generator whether it can do the work."""
+    suite = resolved.suite
+    base_dir = resolved.source.resolve().parent if resolved.source else Path.cwd()
+    label = str(resolved.source) if resolved.source else "suite"
+
+    requests = [
+        GenerationRequest(
+            prompt=p.text, prompt_id=p.id or "", sample=s, seed=suite.seed_for(s), scene=p.scene
+        )
+        for p in resolved.prompts
+        for s in range(suite.samples_per_prompt)
+    ]
+
+    generators: dict[str, ComponentSpec] = {}
+    generator_info: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(suite.generators):
+        where = f"{label}: generators[{i}]"
+        cls = _load(registry.load, "generator", entry.name, f"{where}.name")
+        options = _validate_options(cls, entry.options, base_dir, f"{where}.options")
+        instance: Generator = cls(**options)
+        problems = instance.check(requests)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ConfigError(f"{where} ({entry.key}): {problems[0]}{more}")
+        generators[entry.key] = ComponentSpec("generator", entry.name, options)
+        generator_info[entry.key] = instance.info()
+
+    clip_metrics: dict[str, ComponentSpec] = {}
+    set_metrics: dict[str, ComponentSpec] = {}
+    metric_info: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(suite.metrics):
+        where = f"{label}: metrics[{i}]"
+        cls = _load(registry.load, "metric", entry.name, f"{where}.name")
+        options = _validate_options(cls, entry.options, base_dir, f"{where}.options")
+        spec = ComponentSpec("metric", entry.name, options)
+        if cls.scope == "set":
+            if getattr(cls, "needs_reference", True) and suite.reference is None:
+                raise ConfigError(f"{where}: metric '{entry.name}' needs a 'reference:' set")
+            set_metrics[entry.name] = spec
+        else:
+            clip_metrics[entry.name] = spec
+        metric_info[entry.name] = cls(**options).info()
+    probes = {p.id or "": p.probe for p in resolved.prompts}
+    return Plan(resolved, generators, generator_info, clip_metrics, set_metrics, metric_info,
+                requests, probes)
+
+
+def _load(loader: Callable[..., type], kind: str, name: str, where: str) -> type:
+    try:
+        return loader(kind, name)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _validate_options(
+    cls: type, options: dict[str, Any], base_dir: Path, where: str
+) -> dict[str, Any]:
+    model: type[BaseModel] = cls.Options
+    try:
+        parsed = model.model_validate(options)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}.{_format_validation_error(exc, model)}") from None
+    return resolve_relative_paths(parsed, base_dir).model_dump(mode="json")
+
+
+# ----------------------------------------------------------------------------------------------
+# Work items (run inside executor workers; must be picklable and catch their own errors)
+# ----------------------------------------------------------------------------------------------
+
+_COMPONENTS: dict[str, Any] = {}  # per-process cache: models load once per worker
+
+
+def _instance(spec: ComponentSpec) -> Any:
+    obj = _COMPONENTS.get(spec.cache_key)
+    if obj is None:
+        obj = registry.load(spec.kind, spec.name)(**spec.options)  # type: ignore[arg-type]
+        _COMPONENTS[spec.cache_key] = obj
+    return obj
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateTask:
+    generator_label: str
+    generator: ComponentSpec
+    requests: tuple[GenerationRequest, ...]
+    clip_paths: tuple[str, ...]  # absolute destination per request (extension may change)
+    crf: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreTask:
+    generator_label: str
+    request: GenerationRequest
+    clip_path: str
+    metrics: tuple[ComponentSpec, ...]
+    probe: str | None = None
+
+
+def run_generate_task(task: GenerateTask) -> list[dict[str, Any]]:
+    """Make and write the clips of a batch; one record per request."""
+    from evalkit.video import write_video
+
+    try:
+        gen: Generator = _instance(task.generator)
+    except Exception as exc:  # noqa: BLE001 - reported per request, the run goes on
+        return [_gen_record(task, r, None, 0.0, exc) for r in task.requests]
+
+    records: list[dict[str, Any]] = []
+    pending = list(zip(task.requests, task.clip_paths))
+    sources = [gen.source_file(r) for r, _ in pending]
+    if all(src is not None for src in sources):
+        for (request, dest), src in zip(pending, sources):
+            start = time.perf_counter()
+            try:
+                target = Path(dest).with_suffix(Path(src).suffix.lower())  # type: ignore[arg-type]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.part")
+                shutil.copyfile(src, tmp)  # type: ignore[arg-type]
+                tmp.replace(target)
+                records.append(_gen_record(task, request, target, time.perf_counter() - start))
+            except Exception as exc:  # noqa: BLE001
+                records.append(_gen_record(task, request, None, 0.0, exc))
+        return records
+
+    start = time.perf_counter()
+    try:
+        clips = gen.generate_batch([r for r, _ in pending])
+        if len(clips) != len(pending):
+            raise RuntimeError(f"generate_batch returned {len(clips)} clips for {len(pending)}")
+        per_clip = (time.perf_counter() - start) / len(pending)
+        made = [(r, d, c, per_clip) for (r, d), c in zip(pending, clips)]
+    except Exception:  # noqa: BLE001 - isolate the failing request(s) one by one
+        made = []
+        for request, dest in pending:
+            t0 = time.perf_counter()
+            try:
+                made.append((request, dest, gen.generate(request), time.perf_counter() - t0))
+            except Exception as exc:  # noqa: BLE001
+                records.append(_gen_record(task, request, None, 0.0, exc))
+    for request, dest, clip, seconds in made:
+        try:
+            clip = clip.with_metadata(
+                prompt=request.prompt, prompt_id=request.prompt_id, sample=request.sample,
+                seed=request.seed, generator=task.generator_label,
+                generator_name=task.generator.name, generator_version=gen.version,
+            )
+            path = write_video(dest, clip, crf=task.crf)
+            records.append(_gen_record(task, request, Path(path), seconds, clip=clip))
+        except Exception as exc:  # noqa: BLE001
+            records.append(_gen_record(task, request, None, 0.0, exc))
+    return records
+
+
+def _gen_record(task: GenerateTask, request: GenerationRequest, path: Path | None,
+                seconds: float, error: BaseException | None = None, clip: Any = None) -> dict:
+    record: dict[str, Any] = {
+        "generator": task.generator_label,
+        "prompt_id": request.prompt_id,
+        "prompt": request.prompt,
+        "sample": request.sample,
+        "seed": request.seed,
+        "status": "ok" if error is None else "error",
+        "time_s": round(seconds, 6),
+    }
+    if path is not None:
+        record["path"] = str(path)
+    if clip is not None:
+        record.update(frames=clip.num_frames, height=clip.height, width=clip.width, fps=clip.fps)
+    if error is not None:
+        record["error"] = _describe(error)
+    return record
+
+
+def run_score_task(task: ScoreTask) -> list[dict[str, Any]]:
+    """Read a clip once and score it with each metric it lacks; one record per metric."""
+    from evalkit.video import read_video
+
+    base = {
+        "generator": task.generator_label,
+        "prompt_id": task.request.prompt_id,
+        "prompt": task.request.prompt,
+        "sample": task.request.sample,
+        "seed": task.request.seed,
+    }
+    try:
+        clip = read_video(task.clip_path)
+    except Exception as exc:  # noqa: BLE001
+        return [{**base, "metric": m.name, "status": "error", "error": _describe(exc)}
+                for m in task.metrics]
+    context = ClipContext(
+        prompt=task.request.prompt, scene=task.request.scene,
+        probe=task.probe, seed=task.request.seed, generator=task.generator_label,
+    )
+    records = []
+    for spec in task.metrics:
+        start = time.perf_counter()
+        try:
+            metric: Metric = _instance(spec)
+            values = metric.score(clip, context)  # type: ignore[attr-defined]
+            _check_values(spec.name, values, metric.primary)
+            records.append({**base, "metric": spec.name, "status": "ok", "values": values,
+                            "time_s": round(time.perf_counter() - start, 6)})
+        except Exception as exc:  # noqa: BLE001
+            records.append({**base, "metric": spec.name, "status": "error",
+                            "error": _describe(exc)})
+    return records
+
+
+def _check_values(name: str, values: Any, primary: str) -> None:
+    """A metric must return its primary value and no NaN: never a silent default."""
+    if not isinstance(values, dict):
+        raise TypeError(f"metric '{name}' returned {type(values).__name__}, expected a dict")
+    if primary and primary not in values:
+        raise ValueError(f"metric '{name}' did not return its primary value '{primary}'")
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"metric '{name}' returned a non-finite value for '{key}'")
+
+
+def _describe(exc: BaseException) -> str:
+    log.debug("work item failed", exc_info=exc)
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, ValueError) else text
+
+
+# ----------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RunReport:
+    output_dir: Path
+    clips_made: int = 0
+    clips_reused: int = 0
+    clips_failed: int = 0
+    scores_made: int = 0
+    scores_reused: int = 0
+    scores_failed: int = 0
+    summaries: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.clips_failed == 0 and self.scores_failed == 0
+
+
+def run_suite(
+    resolved: ResolvedSuite,
+    *,
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> RunReport:
+    """Run (or resume) a suite and return what was done. Raises ConfigError before writing."""
+    plan = plan_run(resolved)
+    suite = resolved.suite
+    store = RunStore(resolved.output_dir)
+    run_info = {
+        "suite": suite.name,
+        "suite_file": str(resolved.source) if resolved.source else None,
+        "config": resolved.config(),
+        "config_hash": resolved.config_hash(),
+        "generation_hash": resolved.generation_hash(),
+        "generators": plan.generator_info,
+        "metrics": plan.metric_info,
+        "evalkit_version": evalkit.__version__,
+        "versions": package_versions(),
+        "git": git_info(),
+        "command": sys.argv,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    store.open(run_info)
+    executor = executor or make_executor(suite.executor.kind, suite.executor.workers)
+    report = RunReport(store.root)
+    log.info("run folder %s: %d prompts x %d samples x %d generators, %d metrics",
+             store.root, len(resolved.prompts), suite.samples_per_prompt,
+             len(plan.generators), len(plan.clip_metrics) + len(plan.set_metrics))
+
+    _generate(plan, store, executor, report, progress)
+    _score(plan, store, executor, report, progress)
+    _score_sets(plan, store, report, progress)
+    for label in plan.generators:
+        report.summaries[label] = write_summary(plan, store, label, run_info)
+    return report
+
+
+def _generate(plan: Plan, store: RunStore, executor: Executor, report: RunReport,
+              progress: bool) -> None:
+    done = store.generations()
+    tasks: list[GenerateTask] = []
+    crf = plan.resolved.suite.video.crf
+    for label, spec in plan.generators.items():
+        missing = []
+        for request in plan.requests:
+            record = done.get((label, request.prompt_id, request.sample))
+            if record and record["status"] == "ok" and Path(record["path"]).is_file():
+                report.clips_reused += 1
+            else:
+                missing.append(request)
+        batch = max(1, int(getattr(registry.load("generator", spec.name), "batch_size", 1)))
+        for i in range(0, len(missing), batch):
+            chunk = tuple(missing[i: i + batch])
+            paths = tuple(
+                str(store.root / store.clip_relpath(label, r.prompt_id, r.sample)) for r in chunk
+            )
+            tasks.append(GenerateTask(label, spec, chunk, paths, crf))
+    total = sum(len(t.requests) for t in tasks)
+    if report.clips_reused:
+        log.info("reusing %d clips already on disk", report.clips_reused)
+    if not total:
+        return
+    with _progress(total, "generate", progress) as bar:
+        for _task, records in executor.map(run_generate_task, tasks):
+            for record in records:
+                store.add_generation(record)
+                if record["status"] == "ok":
+                    report.clips_made += 1
+                else:
+                    report.clips_failed += 1
+                    log.error("%s / %s #%d: %s", record["generator"], record["prompt"],
+                              record["sample"], record["error"])
+            bar.update(len(records))
+
+
+def _score(plan: Plan, store: RunStore, executor: Executor, report: RunReport,
+           progress: bool) -> None:
+    if not plan.clip_metrics:
+        return
+    gens = store.generations()
+    done = store.results()
+    tasks: list[ScoreTask] = []
+    for label in plan.generators:
+        for request in plan.requests:
+            record = gens.get((label, request.prompt_id, request.sample))
+            if not record or record["status"] != "ok":
+                continue
+            missing = []
+            for name, spec in plan.clip_metrics.items():
+                result = done.get((label, request.prompt_id, request.sample, name))
+                if result and result["status"] == "ok":
+                    report.scores_reused += 1
+                else:
+                    missing.append(spec)
+            if missing:
+                tasks.append(ScoreTask(label, request, record["path"], tuple(missing),
+                                       plan.probes.get(request.prompt_id)))
+    if report.scores_reused:
+        log.info("reusing %d scores already on disk", report.scores_reused)
+    if not tasks:
+        return
+    with _progress(len(tasks), "score", progress) as bar:
+        for _task, records in executor.map(run_score_task, tasks):
+            for record in records:
+                store.add_result(record)
+                if record["status"] == "ok":
+                    report.scores_made += 1
+                else:
+                    report.scores_failed += 1
+                    log.error("%s %s / %s #%d: %s", record["metric"], record["generator"],
+                              record["prompt"], record["sample"], record["error"])
+            bar.update(1)
+
+
+def _score_sets(plan: Plan, store: RunStore, report: RunReport, progress: bool) -> None:
+    """Set metrics (FVD-like): one result per generator against the reference set."""
+    if not plan.set_metrics:
+        return
+    from evalkit.video import read_video
+
+    done = store.results()
+    todo = [
+        (label, name, spec)
+        for label in plan.generators
+        for name, spec in plan.set_metrics.items()
+        if done.get((label, SET_PROMPT_ID, -1, name), {}).get("status") != "ok"
+    ]
+    report.scores_reused += len(plan.generators) * len(plan.set_metrics) - len(todo)
+    if not todo:
+        return
+    reference = load_reference(plan)
+    gens = store.generations()
+    for label, name, spec in todo:
+        paths = [
+            r["path"] for (g, _, _), r in sorted(gens.items())
+            if g == label and r["status"] == "ok"
+        ]
+        base = {"generator": label, "prompt_id": SET_PROMPT_ID, "prompt": "", "sample": -1,
+                "seed": None, "metric": name}
+        start = time.perf_counter()
+        try:
+            metric = _instance(spec)
+            metric.reset()
+            metric.update(reference, real=True)
+            metric.update([read_video(p) for p in paths], real=False)
+            values = metric.compute()
+            _check_values(name, values, metric.primary)
+            record = {**base, "status": "ok", "values": values,
+                      "time_s": round(time.perf_counter() - start, 6)}
+            report.scores_made += 1
+        except Exception as exc:  # noqa: BLE001
+            record = {**base, "status": "error", "error": _describe(exc)}
+            report.scores_failed += 1
+            log.error("%s %s: %s", name, label, record["error"])
+        store.add_result(record)
+
+
+def load_reference(plan: Plan) -> list[Any]:
+    """The reference clips of the suite: world renders of its prompts, or a folder's videos."""
+    ref = plan.resolved.suite.reference
+    assert ref is not None
+    if ref.kind == "folder":
+        from evalkit.video import find_videos, read_video
+
+        return [read_video(p) for p in find_videos(ref.path)]
+    from evalkit.generators.world import WorldGenerator
+
+    world = WorldGenerator()
+    clips = []
+    for prompt in plan.resolved.prompts:
+        for s in range(ref.samples_per_prompt):
+            clips.append(world.generate(GenerationRequest(
+                prompt=prompt.text, prompt_id=prompt.id or "", sample=s, seed=ref.seed + s,
+                scene=prompt.scene)))
+    return clips
+
+
+# ----------------------------------------------------------------------------------------------
+# Summaries
+# ----------------------------------------------------------------------------------------------
+
+
+def write_summary(plan: Plan, store: RunStore, label: str, run_info: dict[str, Any]) -> dict:
+    """Aggregate everything on disk for one generator into ``summary/GEN.json``."""
+    gens = [r for (g, _, _), r in store.generations().items() if g == label]
+    wanted = {(r.prompt_id, r.sample) for r in plan.requests}
+    gens = [r for r in gens if (r["prompt_id"], int(r["sample"])) in wanted]
+    ok = [r for r in gens if r["status"] == "ok"]
+    results = store.results()
+    metrics: dict[str, Any] = {}
+    for name in [*plan.clip_metrics, *plan.set_metrics]:
+        spec = plan.clip_metrics.get(name) or plan.set_metrics[name]
+        metric = _instance(spec)
+        rows = [r for (g, _, _, m), r in results.items() if g == label and m == name]
+        values = [r["values"] for r in rows if r["status"] == "ok"]
+        entry: dict[str, Any] = {
+            **plan.metric_info[name],
+            "n": len(values),
+            "n_errors": sum(r["status"] != "ok" for r in rows),
+        }
+        if name in plan.set_metrics:
+            entry["value"] = values[-1] if values else None
+        else:
+            entry["summary"] = metric.summarize(values) if values else {}
+        metrics[name] = entry
+    gen_times = [float(r.get("time_s", 0.0)) for r in ok]
+    score_times: dict[str, float] = {}
+    for (g, _, _, m), r in results.items():
+        if g == label and r["status"] == "ok":
+            score_times[m] = score_times.get(m, 0.0) + float(r.get("time_s", 0.0))
+    summary = {
+        "generator": label,
+        "generator_info": plan.generator_info[label],
+        "suite": run_info["suite"],
+        "config_hash": run_info["config_hash"],
+        "generation_hash": run_info["generation_hash"],
+        "config": run_info["config"],
+        "n_prompts": len(plan.resolved.prompts),
+        "samples_per_prompt": plan.resolved.suite.samples_per_prompt,
+        "n_clips": len(ok),
+        "n_clips_failed": len(gens) - len(ok),
+        "metrics": metrics,
+        "timings": {
+            "generation_s_total": round(sum(gen_times), 4),
+            "generation_s_per_clip": round(sum(gen_times) / len(gen_times), 6) if gen_times
+            else None,
+            "scoring_s_total": {m: round(t, 4) for m, t in sorted(score_times.items())},
+        },
+        "evalkit_version": evalkit.__version__,
+        "versions": run_info["versions"],
+        "git": run_info["git"],
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json_atomic(store.summary_path(label), summary)
+    return summary
+
+
+# ----------------------------------------------------------------------------------------------
+# Provenance helpers
+# ----------------------------------------------------------------------------------------------
+
+_VERSIONED = ("evalkit", "numpy", "scipy", "torch", "av", "pydantic", "pandas",
+              "transformers", "torchmetrics")
+
+
+def package_versions(names: Iterable[str] = _VERSIONED) -> dict[str, str]:
+    """Installed versions (read from metadata, so nothing heavy is imported)."""
+    out = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_info() -> dict[str, Any]:
+    """Commit of the evalkit source tree (None when installed from a wheel), and dirtiness."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    cwd=here, capture_output=True, text=True, timeout=5,
+                                    check=True).stdout.strip())
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+class _NullBar:
+    def __enter__(self) -> _NullBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return _NullBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="clip", leave=True, dynamic_ncols=True,
+                file=sys.stderr)
+

@@ -1,0 +1,1 @@
+"""The reference text-to-video generator (video VAE, spacetime patches, diffusion transformer)."""

@@ -1,0 +1,1 @@
+"""Physics probes: object tracking and motion fits against physical law."""
