@@ -93,9 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         report.clips_made, report.clips_reused, report.clips_failed,
         report.scores_made, report.scores_reused, report.scores_failed,
     )
-    from evalkit.results import generator_table
+    from evalkit.results import display_table, generator_table
 
-    _print_table(generator_table(report.output_dir))
+    _print_table(display_table(generator_table(report.output_dir)))
     print(f"\nrun folder: {report.output_dir}")
     return EXIT_OK if report.ok else EXIT_FAILED_ITEMS
 
@@ -125,14 +125,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from evalkit.results import clip_table, export_table, generator_table
+    from evalkit.results import clip_table, display_table, export_table, generator_table
 
     table = clip_table(args.run_dir) if args.per_clip else generator_table(args.run_dir)
     if args.output:
         path = export_table(table, args.output)
         print(f"wrote {len(table)} rows to {path}")
     else:
-        _print_table(table)
+        _print_table(table if args.per_clip else display_table(table))
     return EXIT_OK
 
 

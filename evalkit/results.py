@@ -12,7 +12,7 @@ from evalkit.store import SET_PROMPT_ID, RunStore, read_jsonl
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["clip_table", "export_table", "generator_table", "load_summaries"]
+__all__ = ["clip_table", "display_table", "export_table", "generator_table", "load_summaries"]
 
 _ARROWS = {True: "↑", False: "↓", None: ""}
 
@@ -107,6 +107,25 @@ def generator_table(run_dir: str | Path) -> pd.DataFrame:
     if not gens:
         raise EvalkitError(f"run folder '{store.root}' holds no clips or results yet")
     return pd.DataFrame(list(gens.values())).set_index("generator").sort_index()
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The generator table for a terminal: ``mean ± std (n)`` in one column per metric."""
+    import pandas as pd
+
+    out = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        if column.endswith((" std", " n")):
+            continue
+        std, n = f"{column} std", f"{column} n"
+        if std in table.columns:
+            out[column] = [
+                f"{m:.4g} ± {s:.2g} ({int(k)})" if pd.notna(m) else "-"
+                for m, s, k in zip(table[column], table[std], table[n])
+            ]
+        else:
+            out[column] = table[column]
+    return out
 
 
 def _column(name: str, info: dict[str, Any]) -> str:
