@@ -188,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-clip", action="store_true", help="one row per clip and metric")
     p.add_argument("-o", "--output", help="write CSV or Parquet (by extension) instead")
     p.set_defaults(func=cmd_results)
+
+    # Commands of the other parts register themselves (each imports its heavy modules lazily).
+    from physics_probes.cli import add_probe_command
+
+    add_probe_command(sub)
     return parser
 
 

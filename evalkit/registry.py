@@ -38,6 +38,13 @@ _BUILTIN: dict[str, dict[str, str]] = {
     "metric": {
         "temporal_flickering": "evalkit.metrics.flicker:TemporalFlickering",
         "motion_magnitude": "evalkit.metrics.motion:MotionMagnitude",
+        "freefall": "physics_probes.metrics:FreefallMetric",
+        "projectile": "physics_probes.metrics:ProjectileMetric",
+        "uniform_motion": "physics_probes.metrics:UniformMotionMetric",
+        "bounce": "physics_probes.metrics:BounceMetric",
+        "permanence": "physics_probes.metrics:PermanenceMetric",
+        "constancy": "physics_probes.metrics:ConstancyMetric",
+        "physics": "physics_probes.metrics:PhysicsMetric",
     },
 }
 

@@ -80,8 +80,8 @@ def test_run_then_results_export(in_tmp: Path, capsys: pytest.CaptureFixture[str
     assert list(table.index) == ["world"] and table.loc["world", "clips"] == 6
     assert main(["results", "q", "--per-clip", "-o", "clips.parquet"]) == 0
     clips = pd.read_parquet(in_tmp / "clips.parquet")
-    assert len(clips) == 12 and set(clips["metric"]) == {"temporal_flickering",
-                                                         "motion_magnitude"}
+    assert len(clips) == 18 and set(clips["metric"]) == {"temporal_flickering",
+                                                         "motion_magnitude", "physics"}
     assert main(["results", "q", "-o", "table.xlsx"]) == 2
     assert main(["results", "nothing-here"]) == 2
     err = capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""A clip's tracks plus what the probes need to read them: timing, geometry, occluders.
+
+:func:`analyse_clip` runs extraction and tracking once per clip (cached by content, so the
+seven probe metrics the runner calls on one clip share the work); :func:`analysis_from_truth`
+builds the same structure from a world scene's exact ground truth, which gives the probes'
+floor (what they report on perfect measurements).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import threading
+
+import numpy as np
+
+from physics_probes.extract import ExtractOptions, extract_objects
+from physics_probes.track import Track, TrackOptions, link_tracks
+
+__all__ = ["ClipAnalysis", "analyse_clip", "analyse_frames", "analysis_from_truth"]
+
+#: A track is scenery (a wall, the floor) when most sightings are static and touch the border.
+_SCENERY_SHARE = 0.5
+#: Tracks with a median area below this share of the largest object's are not significant.
+SIGNIFICANT_AREA_SHARE = 0.25
+_CACHE_SIZE = 8
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ClipAnalysis:
+    """Tracks of one clip and its frame geometry.
+
+    Attributes:
+        tracks: every track (objects and scenery).
+        num_frames, height, width: clip geometry; fps: frames per second.
+        occluders: ``(M, 4)`` boxes ``(x0, y0, x1, y1)`` in pixels of static things that can
+            hide an object (walls, objects at rest), from the pixels and from the scene spec.
+        source: ``"pixels"`` or ``"truth"``.
+    """
+
+    tracks: tuple[Track, ...]
+    num_frames: int
+    height: int
+    width: int
+    fps: float
+    occluders: np.ndarray
+    source: str = "pixels"
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """``(T,)`` frame times in seconds."""
+        return np.arange(self.num_frames) / self.fps
+
+    def is_scenery(self, track: Track) -> bool:
+        """Static and touching the frame edge in most sightings: a wall, not an object."""
+        return bool(np.mean(track.static) >= _SCENERY_SHARE
+                    and np.mean(track.touches_border) >= _SCENERY_SHARE)
+
+    def objects(self) -> list[Track]:
+        """Significant object tracks: not scenery, and not tiny next to the largest object."""
+        objs = [t for t in self.tracks if not self.is_scenery(t)]
+        if not objs:
+            return []
+        biggest = max(float(np.median(t.area)) for t in objs)
+        return [t for t in objs if float(np.median(t.area)) >= SIGNIFICANT_AREA_SHARE * biggest]
+
+    def with_occluders(self, boxes: np.ndarray) -> ClipAnalysis:
+        """The same analysis with extra occluder boxes ``(M, 4)``."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if boxes.size == 0:
+            return self
+        return dataclasses.replace(self, occluders=np.concatenate([self.occluders, boxes]))
+
+    def near_occluder(self, bbox: np.ndarray, margin: float) -> np.ndarray:
+        """``(K,)`` bool: boxes ``(K, 4)`` grown by ``margin`` (pixels, scalar or ``(K,)``)
+        overlap an occluder."""
+        bbox = np.atleast_2d(bbox)
+        if self.occluders.size == 0:
+            return np.zeros(bbox.shape[0], dtype=bool)
+        m = np.broadcast_to(np.asarray(margin, dtype=np.float64), bbox.shape[:1])[:, None]
+        lo, hi = bbox[:, None, :2] - m[..., None], bbox[:, None, 2:] + m[..., None]
+        occ = self.occluders[None]
+        overlap = (lo < occ[..., 2:]) & (hi > occ[..., :2])
+        return overlap.all(axis=2).any(axis=1)
+
+    def near_edge(self, bbox: np.ndarray, margin: float | np.ndarray) -> np.ndarray:
+        """``(K,)`` bool: boxes ``(K, 4)`` within ``margin`` pixels of a frame edge."""
+        bbox = np.atleast_2d(bbox)
+        m = np.asarray(margin, dtype=np.float64)
+        return ((bbox[:, 0] <= m) | (bbox[:, 1] <= m) | (bbox[:, 2] >= self.width - m)
+                | (bbox[:, 3] >= self.height - m))
+
+    def clean(self, track: Track, allow_edge: bool = False) -> np.ndarray:
+        """``(K,)`` bool: sightings where the whole object can be measured.
+
+        Not cut by the frame edge (unless ``allow_edge`` and its area is full anyway, as for a
+        ball resting on the bottom edge) and not touching an occluder.
+        """
+        free = ~self.near_occluder(track.bbox, 1.0) | track.static
+        inside = ~track.touches_border
+        ref_pool = track.area[inside & free]
+        ref = float(np.median(ref_pool)) if ref_pool.size else float(np.median(track.area))
+        if allow_edge:
+            inside = inside | (track.area >= 0.9 * ref)
+        return inside & free
+
+
+def analyse_frames(frames: np.ndarray, fps: float, extract: ExtractOptions | None = None,
+                   track: TrackOptions | None = None) -> ClipAnalysis:
+    """Extract and track the objects of ``frames`` uint8 ``(T, H, W, 3)``."""
+    dets = extract_objects(frames, extract)
+    tracks = tuple(link_tracks(dets, track))
+    static_tracks = [t for t in tracks if np.mean(t.static) >= _SCENERY_SHARE]
+    boxes = np.array([[t.bbox[:, 0].min(), t.bbox[:, 1].min(), t.bbox[:, 2].max(),
+                       t.bbox[:, 3].max()] for t in static_tracks]).reshape(-1, 4)
+    return ClipAnalysis(tracks=tracks, num_frames=dets.num_frames, height=dets.height,
+                        width=dets.width, fps=float(fps), occluders=boxes)
+
+
+_cache: collections.OrderedDict[bytes, ClipAnalysis] = collections.OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def analyse_clip(clip, extract: ExtractOptions | None = None,
+                 track: TrackOptions | None = None) -> ClipAnalysis:
+    """:func:`analyse_frames` on a :class:`~evalkit.clip.Clip`, cached by frame content.
+
+    The runner scores one clip with several probe metrics in a row; hashing the frames (far
+    cheaper than extraction) lets them share one analysis.
+    """
+    key_hash = hashlib.blake2b(clip.frames.data, digest_size=16)
+    key_hash.update(repr((clip.frames.shape, clip.fps, extract, track)).encode())
+    key = key_hash.digest()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    result = analyse_frames(clip.frames, clip.fps, extract, track)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def analysis_from_truth(truth, spec, positions_px: np.ndarray | None = None,
+                        sizes_px: np.ndarray | None = None,
+                        visible: np.ndarray | None = None) -> ClipAnalysis:
+    """An analysis made of exact tracks: the world's ground truth (or a modified trajectory).
+
+    Args:
+        truth: :class:`evalkit.world.GroundTruth` of ``spec``.
+        spec: the :class:`evalkit.world.SceneSpec`.
+        positions_px, sizes_px, visible: optional ``(T, N, 2)``, ``(T, N)``, ``(T, N)`` overrides
+            (as drawn by :mod:`physics_probes.perturb`); default: the truth.
+    """
+    from evalkit.world import PALETTE
+
+    pos = truth.position_px if positions_px is None else positions_px
+    size = np.broadcast_to(truth.size_px[None, :], pos.shape[:2]) if sizes_px is None else sizes_px
+    vis = truth.visible if visible is None else visible
+    h, w = spec.height, spec.width
+    tracks = []
+    for j, obj in enumerate(spec.objects):
+        frames = np.flatnonzero(vis[:, j])
+        c, s = pos[frames, j], size[frames, j]
+        area = (np.pi if obj.shape == "ball" else 4.0) * s * s
+        bbox = np.concatenate([c - s[:, None], c + s[:, None]], axis=1)
+        touches = (bbox[:, 0] <= 0) | (bbox[:, 1] <= 0) | (bbox[:, 2] >= w) | (bbox[:, 3] >= h)
+        colour = np.broadcast_to(np.asarray(PALETTE[obj.colour], dtype=np.float64), (frames.size, 3))
+        tracks.append(Track(track_id=j, frames=frames, centroid=c, area=area, colour=colour,
+                            bbox=bbox, touches_border=touches,
+                            static=np.full(frames.size, obj.motion.value == "rest")))
+    return ClipAnalysis(tracks=tuple(t for t in tracks if len(t)), num_frames=spec.frames,
+                        height=h, width=w, fps=spec.fps, occluders=np.zeros((0, 4)),
+                        source="truth")

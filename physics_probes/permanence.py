@@ -1,0 +1,114 @@
+"""The ``permanence`` probe: objects must not appear, vanish or jump without a cause.
+
+Over the significant object tracks (:meth:`ClipAnalysis.objects`) it counts:
+
+* **births** after the first frame and **deaths** before the last one that happen in open view:
+  away from the frame edge (by the object's size plus its speed per frame, so an object that
+  leaves between two frames is excused) and from every occluder;
+* **gaps** in open view: the track is missing for some frames while its interpolated path stays
+  in view and clear of occluders (it vanished and came back);
+* **teleports**: a step between two sightings more than :data:`JUMP_FACTOR` times longer than
+  the steps before and after it, and longer than the object's size (a bounce reverses the
+  velocity but keeps the step length, so it is no jump).
+
+Every such event is a violation and changes the object count in open view; the probe passes
+when there are none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from physics_probes.analysis import ClipAnalysis
+from physics_probes.result import FAIL, NO_OBJECT, PASS, ProbeResult
+from physics_probes.track import Track
+
+__all__ = ["probe_permanence", "JUMP_FACTOR"]
+
+#: A step this many times longer than its neighbours is a teleport.
+JUMP_FACTOR = 2.0
+#: Share of the object's size added to one step of motion for "near the edge": an object this
+#: close to an edge may be out of view (or too little of it to detect) by the next frame.
+EDGE_SIZE_SHARE = 0.25
+
+
+def _speed(track: Track, at: int) -> float:
+    """Step length (px per frame) next to sighting ``at``."""
+    if len(track) < 2:
+        return 0.0
+    k = min(max(at, 1), len(track) - 1)
+    gap = max(int(track.frames[k] - track.frames[k - 1]), 1)
+    return float(np.linalg.norm(track.centroid[k] - track.centroid[k - 1])) / gap
+
+
+def _excused(analysis: ClipAnalysis, bbox: np.ndarray, margin: float) -> bool:
+    return bool(analysis.near_edge(bbox, margin)[0] or analysis.near_occluder(bbox, margin)[0])
+
+
+def _jumps(track: Track, size: float, clean: np.ndarray) -> list[tuple[int, float]]:
+    """``(sighting index, step px)`` of teleports in ``track``, judged only between clean
+    sightings (a centroid measured on a part of the object, cut by an edge or a wall, moves
+    by up to half the object's size without any jump)."""
+    if len(track) < 3:
+        return []
+    gaps = np.maximum(np.diff(track.frames), 1)
+    step = np.linalg.norm(np.diff(track.centroid, axis=0), axis=1)
+    per_frame = step / gaps
+    out = []
+    for k in range(step.size):
+        neighbours = [per_frame[j] for j in (k - 1, k + 1) if 0 <= j < step.size]
+        ref = max(neighbours) if neighbours else 0.0
+        # Over a gap the object may move gaps x its speed: compare like with like.
+        allowed = JUMP_FACTOR * ref * gaps[k] + 0.5 * size
+        if step[k] > allowed and clean[k] and clean[k + 1]:
+            out.append((k + 1, float(step[k])))
+    return out
+
+
+def probe_permanence(analysis: ClipAnalysis) -> ProbeResult:
+    """Count births, deaths and gaps in open view and teleports; pass when there are none."""
+    objs = analysis.objects()
+    measured: dict = {"n_tracks": len(objs)}
+    if not objs:
+        return ProbeResult("permanence", NO_OBJECT, "no object found", measured,
+                           error_key="n_violations")
+    last = analysis.num_frames - 1
+    events: list[str] = []
+    births = deaths = gaps_open = 0
+    teleports: list[float] = []
+    for tr in objs:
+        size = tr.size_px
+        if tr.frames[0] > 0 and not _excused(analysis, tr.bbox[:1], EDGE_SIZE_SHARE * size + 1.5 * _speed(tr, 1) + 1.0):
+            births += 1
+            events.append(f"object {tr.track_id} appears at frame {tr.frames[0]} in open view "
+                          f"at ({tr.centroid[0, 0]:.1f}, {tr.centroid[0, 1]:.1f}) px")
+        if tr.frames[-1] < last and not _excused(analysis, tr.bbox[-1:], EDGE_SIZE_SHARE * size + 1.5 * _speed(tr, len(tr) - 1) + 1.0):
+            deaths += 1
+            events.append(f"object {tr.track_id} vanishes after frame {tr.frames[-1]} in open "
+                          f"view at ({tr.centroid[-1, 0]:.1f}, {tr.centroid[-1, 1]:.1f}) px")
+        for k in np.flatnonzero(np.diff(tr.frames) > 1):
+            missing = int(tr.frames[k + 1] - tr.frames[k] - 1)
+            # Path during the gap, interpolated; excused if any of it is at an edge or occluder.
+            w = np.linspace(0.0, 1.0, missing + 2)[:, None]
+            boxes = tr.bbox[k][None] * (1 - w) + tr.bbox[k + 1][None] * w
+            margin = EDGE_SIZE_SHARE * size + 1.5 * _speed(tr, k + 1) + 1.0
+            if not (analysis.near_edge(boxes, margin).any()
+                    or analysis.near_occluder(boxes, margin).any()):
+                gaps_open += 1
+                events.append(f"object {tr.track_id} is missing for {missing} frame(s) after "
+                              f"frame {tr.frames[k]} in open view")
+        for k, step in _jumps(tr, size, analysis.clean(tr)):
+            teleports.append(step)
+            events.append(f"object {tr.track_id} jumps {step:.1f} px at frame {tr.frames[k]}")
+    counts = np.zeros(analysis.num_frames, dtype=np.int64)
+    for tr in objs:
+        counts[tr.frames] += 1
+    n_violations = births + deaths + gaps_open + len(teleports)
+    measured.update(n_births_open=births, n_deaths_open=deaths, n_gaps_open=gaps_open,
+                    n_teleports=len(teleports), max_jump_px=max(teleports, default=0.0),
+                    n_violations=n_violations, objects_per_frame=counts,
+                    n_count_changes=int(np.count_nonzero(np.diff(counts))), events=events)
+    status = FAIL if n_violations else PASS
+    return ProbeResult("permanence", status, "; ".join(events[:3]), measured,
+                       {"n_violations": 0}, {"objects_per_frame": counts},
+                       error_key="n_violations")

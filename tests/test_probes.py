@@ -1,0 +1,225 @@
+"""Tests of physics_probes: extraction, tracking, each probe, the metrics and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from evalkit.clip import Clip
+from evalkit.metrics.base import ClipContext
+from evalkit.world import IN_DISTRIBUTION, Motion, render, sample_scene
+from physics_probes.analysis import analyse_frames, analysis_from_truth
+from physics_probes.extract import extract_objects
+from physics_probes.perturb import WRONG_KINDS, make_wrong
+from physics_probes.probes import probe_clip
+from physics_probes.select import PROBES, plan_clip
+
+
+def _scene(motion: str, seed: int = 0, **kw):
+    spec = sample_scene(np.random.default_rng(seed), IN_DISTRIBUTION, motion=motion, **kw)
+    return spec, render(spec, seed)
+
+
+def _by_probe(results):
+    return {r.probe: r for r in results}
+
+
+# -- extraction and tracking -----------------------------------------------------------------
+
+@pytest.mark.parametrize("background", ["plain", "textured"])
+@pytest.mark.parametrize("motion", ["freefall", "rest", "uniform"])
+def test_extraction_finds_object_with_subpixel_centroid(motion, background):
+    spec, scene = _scene(motion, 1, background=background)
+    dets = extract_objects(scene.clip.frames)
+    assert np.bincount(dets.frame, minlength=spec.frames).min() >= 1
+    for t in range(spec.frames):
+        if scene.truth.visible_fraction[t, 0] > 0.999:
+            err = np.linalg.norm(dets.centroid[dets.in_frame(t)] - scene.truth.position_px[t, 0], axis=1)
+            assert err.min() < 0.1
+
+
+def test_static_object_is_found_despite_temporal_median():
+    spec, scene = _scene("rest", 2)
+    dets = extract_objects(scene.clip.frames)
+    assert dets.static.any()
+    assert len(analyse_frames(scene.clip.frames, spec.fps).objects()) == len(spec.objects)
+
+
+@pytest.mark.parametrize("size", [32, 128])
+def test_extraction_works_at_other_resolutions(size):
+    spec, _ = _scene("freefall", 3)
+    spec = spec.at_resolution(size, size)
+    scene = render(spec, 3)
+    (r,) = probe_clip(scene.clip, ClipContext(scene=spec), ["freefall"])
+    assert r.status == "pass", r.reason
+
+
+def test_tracks_link_each_object_once():
+    spec, scene = _scene("projectile", 4, n_objects=2)
+    an = analyse_frames(scene.clip.frames, spec.fps)
+    assert len(an.objects()) == 2
+    assert all(len(t) >= spec.frames - 4 for t in an.objects())
+
+
+def test_blank_and_noise_clips_say_no_object():
+    blank = Clip(np.full((8, 32, 32, 3), 90, np.uint8), 8.0)
+    noise = Clip(np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8), 8.0)
+    for clip in (blank, noise):
+        res = _by_probe(probe_clip(clip, ClipContext(probe="freefall")))
+        assert res["freefall"].status in ("no_object", "fail")
+        assert res["permanence"].status in ("no_object", "pass", "fail")
+        json.dumps([r.values() for r in res.values()])
+
+
+# -- probes on clean clips -------------------------------------------------------------------
+
+@pytest.mark.parametrize("motion,probe", [("freefall", "freefall"), ("projectile", "projectile"),
+                                          ("uniform", "uniform_motion"), ("bounce", "bounce"),
+                                          ("occluded", "uniform_motion")])
+def test_clean_clips_pass_their_probe(motion, probe):
+    spec, scene = _scene(motion, 0)
+    res = _by_probe(probe_clip(scene.clip, ClipContext(prompt=spec.prompt, scene=spec)))
+    assert res[probe].status == "pass", res[probe].reason
+    assert res["permanence"].status == "pass", res["permanence"].reason
+    assert res["constancy"].status in ("pass", "no_object")
+    others = [p for p in ("freefall", "projectile", "uniform_motion", "bounce") if p != probe]
+    assert all(res[p].status == "not_applicable" for p in others)
+
+
+def test_freefall_measures_g_in_both_units():
+    spec, scene = _scene("freefall", 5)
+    (r,) = probe_clip(scene.clip, ClipContext(scene=spec), ["freefall"])
+    assert r.measured["rel_error_g"] < 0.02
+    assert r.measured["g_m_s2"] == pytest.approx(spec.g_mps2, rel=0.02)
+    assert r.expected["g_px_s2"] == pytest.approx(spec.g_mps2 * spec.pixels_per_metre)
+    v = r.values()
+    assert v["passed"] == 1.0 and len(v["points_t_s"]) == len(v["points_y_px"]) >= 4
+    assert len(v["fit_t_s"]) == len(v["fit_y_px"])
+
+
+def test_freefall_without_scale_checks_shape_only():
+    spec, scene = _scene("freefall", 6)
+    clip = Clip(scene.clip.frames, scene.clip.fps)
+    (r,) = probe_clip(clip, ClipContext(prompt=f"a {spec.objects[0].colour} ball falls"),
+                      ["freefall"])
+    assert r.status == "pass" and r.expected == {} and "g_m_s2" not in r.measured
+
+
+def test_bounce_measures_restitution():
+    spec, scene = _scene("bounce", 7)
+    (r,) = probe_clip(scene.clip, ClipContext(scene=spec), ["bounce"])
+    assert r.status == "pass", r.reason
+    assert r.measured["n_contacts"] >= 1
+    assert r.measured["restitution"][0] == pytest.approx(spec.objects[0].restitution, abs=0.1)
+
+
+# -- wrong physics ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", sorted(WRONG_KINDS))
+def test_wrong_physics_is_flagged_by_its_probe(kind):
+    spec, _ = _scene("freefall", 8)
+    wrong = make_wrong(spec, kind, 8)
+    (r,) = probe_clip(wrong.clip, ClipContext(scene=spec), [wrong.probe])
+    assert r.status == "fail", (kind, r.reason)
+    truth = analysis_from_truth(wrong.truth, spec, wrong.positions_px, wrong.sizes_px, wrong.visible)
+    (r,) = probe_clip(wrong.clip, ClipContext(scene=spec), [wrong.probe], analysis=truth)
+    assert r.status == "fail"
+
+
+def test_ground_truth_floor_is_exact():
+    spec, scene = _scene("freefall", 9)
+    (r,) = probe_clip(scene.clip, ClipContext(scene=spec), ["freefall"],
+                      analysis=analysis_from_truth(scene.truth, spec))
+    assert r.measured["rel_error_g"] < 1e-9
+
+
+# -- probe selection ---------------------------------------------------------------------------
+
+def test_probe_selection_order():
+    spec, scene = _scene("freefall", 10)
+    assert set(plan_clip(scene.clip, ClipContext(scene=spec)).motion_targets) == {"freefall"}
+    assert plan_clip(scene.clip, ClipContext(scene=spec, probe="bounce")).source == "explicit"
+    bare = Clip(scene.clip.frames, 8.0)
+    plan = plan_clip(bare, ClipContext(prompt="a ball drops"))
+    assert plan.source == "prompt" and "freefall" in plan.motion_targets
+    assert plan.motion_targets["freefall"].pixels_per_metre is None
+    assert plan_clip(bare, ClipContext(prompt="hello")).source == "none"
+    # a world clip's metadata carries its scene
+    assert plan_clip(scene.clip, ClipContext()).source == "scene"
+    with pytest.raises(ValueError):
+        plan_clip(bare, ClipContext(probe="nope"))
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+def test_metrics_values_and_summary():
+    from physics_probes.metrics import FreefallMetric, PhysicsMetric, ProjectileMetric
+
+    spec, scene = _scene("freefall", 11)
+    ctx = ClipContext(scene=spec)
+    m = FreefallMetric()
+    v = m.score(scene.clip, ctx)
+    json.dumps(v)
+    assert v["passed"] == 1.0 and v["status"] == "pass"
+    na = ProjectileMetric().score(scene.clip, ctx)
+    assert na["passed"] is None and na["status"] == "not_applicable"
+    s = m.summarize([v, {**v, "passed": 0.0, "status": "fail", "error": 0.5}, na])
+    assert s["pass_rate"] == 0.5 and s["n_applicable"] == 2 and s["n_not_applicable"] == 1
+    assert s["median_error"] == pytest.approx((v["error"] + 0.5) / 2)
+    phys = PhysicsMetric().score(scene.clip, ctx)
+    assert phys["passed"] == 1.0 and phys["freefall_status"] == "pass"
+    with pytest.raises(Exception):
+        FreefallMetric(bogus=1)
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+def test_cli_prints_json_lines_and_reports_bad_files(tmp_path, capsys):
+    from evalkit.video import write_video
+    from physics_probes.cli import add_probe_command
+
+    spec, scene = _scene("freefall", 12)
+    good = tmp_path / "good.mp4"
+    write_video(good, scene.clip, crf=28)
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    parser = argparse.ArgumentParser()
+    add_probe_command(parser.add_subparsers())
+    args = parser.parse_args(["probe", str(good), str(bad), "--probe", "freefall"])
+    assert args.func(args) == 2
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines[0]["probe"] == "freefall" and lines[0]["status"] == "pass"
+    assert set(lines[0]) >= {"file", "probe", "status", "measured", "expected"}
+    assert "error" in lines[1] and "bad.mp4" in lines[1]["file"]
+    args = parser.parse_args(["probe", str(good), "--fps", "-1"])
+    assert args.func(args) == 2
+
+
+def test_cli_module_import_is_light():
+    code = ("import sys, physics_probes.cli; "
+            "print(any(m in sys.modules for m in ('scipy', 'torch', 'av', 'numpy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_all_probe_names_are_known():
+    assert PROBES == ("freefall", "projectile", "uniform_motion", "bounce", "permanence", "constancy")
+
+
+def test_real_footage_does_not_crash(real_videos):
+    from evalkit.clip import resize
+    from evalkit.video import find_videos, read_video
+
+    files = find_videos(real_videos, recursive=True)[:2]
+    assert files
+    for path in files:
+        clip = read_video(path, first_frames=16)
+        clip = resize(clip, 96, max(1, round(96 * clip.width / clip.height)))
+        for r in probe_clip(clip, ClipContext(prompt="a ball falls")):
+            assert r.status in ("pass", "fail", "no_object", "not_applicable")
+            json.dumps(r.values())
