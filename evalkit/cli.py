@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     from physics_probes.cli import add_probe_command
 
     add_probe_command(sub)
+    from app.cli import add_leaderboard_command
+
+    add_leaderboard_command(sub)
     return parser
 
 

@@ -1,0 +1,70 @@
+"""``evalkit leaderboard [RUNS_DIR] [--port N]``: serve the Streamlit app on 127.0.0.1.
+
+Only argparse is imported here; the handler checks for Streamlit and starts it in a child
+process, so ``evalkit --help`` never imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+APP_FILE = Path(__file__).resolve().parent / "streamlit_app.py"
+ADDRESS = "127.0.0.1"
+DEFAULT_PORT = 8501
+
+__all__ = ["APP_FILE", "add_leaderboard_command", "cmd_leaderboard", "streamlit_command"]
+
+
+def add_leaderboard_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``leaderboard`` to the ``evalkit`` sub-command parsers (from ``build_parser``)."""
+    p = subparsers.add_parser(
+        "leaderboard", help="open the Streamlit leaderboard and report of run folders",
+        description="Serve the leaderboard of the run folders in RUNS_DIR (or of one run "
+                    f"folder) at http://{ADDRESS}:PORT. Ctrl-C stops it.")
+    p.add_argument("runs_dir", nargs="?", default="runs", metavar="RUNS_DIR",
+                   help="a folder of run folders, or one run folder (default: ./runs)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port on {ADDRESS} (default {DEFAULT_PORT})")
+    p.set_defaults(func=cmd_leaderboard)
+    return p
+
+
+def streamlit_command(runs_dir: str | Path, port: int,
+                      extra: Sequence[str] = ()) -> list[str]:
+    """The ``streamlit run`` command line that serves the app for ``runs_dir``."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        "--server.address", ADDRESS, "--server.port", str(int(port)),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
+        *extra, "--", str(runs_dir),
+    ]
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    from evalkit.errors import EvalkitError
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise EvalkitError("the leaderboard needs Streamlit: pip install streamlit "
+                           "(or install evalkit with its 'app' extra)")
+    runs_dir = Path(args.runs_dir).expanduser().resolve()
+    if not runs_dir.is_dir():
+        raise EvalkitError(f"runs folder '{runs_dir}' does not exist (make one with "
+                           "`evalkit run SUITE`)")
+    if not 0 < args.port < 65536:
+        raise EvalkitError(f"--port {args.port}: expected 1-65535")
+    env = {**os.environ, "EVALKIT_RUNS_DIR": str(runs_dir)}
+    print(f"evalkit: leaderboard of {runs_dir} at http://{ADDRESS}:{args.port} "
+          "(Ctrl-C stops it)", file=sys.stderr)
+    try:
+        return subprocess.call(streamlit_command(runs_dir, args.port), env=env)
+    except KeyboardInterrupt:
+        return 130
