@@ -24,6 +24,8 @@ __all__ = ["ClipAnalysis", "analyse_clip", "analyse_frames", "analysis_from_trut
 _SCENERY_SHARE = 0.5
 #: Tracks with a median area below this share of the largest object's are not significant.
 SIGNIFICANT_AREA_SHARE = 0.25
+#: A static track is an occluder when seen in at least this share of the frames.
+_OCCLUDER_FRAME_SHARE = 0.5
 _CACHE_SIZE = 8
 
 
@@ -94,15 +96,27 @@ class ClipAnalysis:
     def clean(self, track: Track, allow_edge: bool = False) -> np.ndarray:
         """``(K,)`` bool: sightings where the whole object can be measured.
 
-        Not cut by the frame edge (unless ``allow_edge`` and its area is full anyway, as for a
+        Not cut by the frame edge (its mask box clear of the edge, or its area full and its
+        extent about the centroid in view; with ``allow_edge`` a full area is enough, as for a
         ball resting on the bottom edge) and not touching an occluder.
         """
         free = ~self.near_occluder(track.bbox, 1.0) | track.static
         inside = ~track.touches_border
         ref_pool = track.area[inside & free]
-        ref = float(np.median(ref_pool)) if ref_pool.size else float(np.median(track.area))
+        ref = (float(np.median(ref_pool)) if ref_pool.size
+               else float(np.quantile(track.area, 0.75)))
+        full = track.area >= 0.9 * ref
         if allow_edge:
-            inside = inside | (track.area >= 0.9 * ref)
+            inside = inside | full
+        else:
+            # After compression the thresholded mask bleeds a pixel or more past the object,
+            # so an object just inside the edge "touches" it: it is whole when its area is
+            # full and its extent about the centroid (radius of the typical area) is in view.
+            half = 0.5642 * np.sqrt(ref)
+            lo, hi = track.centroid - half, track.centroid + half
+            in_view = ((lo >= 0.0).all(axis=1) & (hi[:, 0] <= self.width)
+                       & (hi[:, 1] <= self.height))
+            inside = inside | (full & in_view)
         return inside & free
 
 
@@ -111,7 +125,11 @@ def analyse_frames(frames: np.ndarray, fps: float, extract: ExtractOptions | Non
     """Extract and track the objects of ``frames`` uint8 ``(T, H, W, 3)``."""
     dets = extract_objects(frames, extract)
     tracks = tuple(link_tracks(dets, track))
-    static_tracks = [t for t in tracks if np.mean(t.static) >= _SCENERY_SHARE]
+    # Occluders are static things seen in most frames (walls, objects at rest); a static
+    # part seen in a few frames is a moving object's own footprint in the median (a slow
+    # object), which must not excuse or hide that object.
+    static_tracks = [t for t in tracks if np.mean(t.static) >= _SCENERY_SHARE
+                     and len(t) >= _OCCLUDER_FRAME_SHARE * dets.num_frames]
     boxes = np.array([[t.bbox[:, 0].min(), t.bbox[:, 1].min(), t.bbox[:, 2].max(),
                        t.bbox[:, 3].max()] for t in static_tracks]).reshape(-1, 4)
     return ClipAnalysis(tracks=tracks, num_frames=dets.num_frames, height=dets.height,

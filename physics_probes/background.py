@@ -16,10 +16,11 @@ falls back to plain temporal differencing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
-__all__ = ["BackgroundModel", "estimate_background", "mahalanobis", "OBJECT_SIGMA", "BACKGROUND_SIGMA"]
+__all__ = ["BackgroundModel", "estimate_background", "temporal_median", "mahalanobis", "OBJECT_SIGMA", "BACKGROUND_SIGMA"]
 
 #: Mahalanobis distance above which a colour is far from the background cluster (an object).
 OBJECT_SIGMA = 6.0
@@ -29,7 +30,11 @@ BACKGROUND_SIGMA = 3.5
 #: plain background would otherwise give a singular covariance.
 MIN_COLOUR_STD = 4.0
 #: At most this many pixels feed the colour model (a strided subsample): it is a 3x3 covariance.
-_MAX_MODEL_PIXELS = 8192
+_MAX_MODEL_PIXELS = 2048
+#: Clips up to this many frames take their median by a sorting network (else ``np.median``).
+_MAX_NETWORK_FRAMES = 64
+#: About this many (strided) pixel differences feed the noise estimate.
+_MAX_NOISE_SAMPLES = 4096
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -92,12 +97,59 @@ def _colour_model(image: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarr
     return mean.astype(np.float32), np.linalg.inv(cov).astype(np.float32)
 
 
-def estimate_background(frames: np.ndarray) -> BackgroundModel:
-    """Background model of ``frames``: float32 ``(T, H, W, 3)`` in ``[0, 255]``."""
-    image = np.median(frames, axis=0) if frames.shape[0] > 1 else frames[0].copy()
+@functools.lru_cache(maxsize=64)
+def _merge_exchange_network(n: int) -> tuple[tuple[int, int], ...]:
+    """Comparators ``(i, j)``, ``i < j``, of Batcher's merge-exchange sorting network for ``n``
+    inputs (Knuth, TAOCP 5.2.2, Algorithm M), pruned to those the middle outputs depend on."""
+    t = max(1, int(np.ceil(np.log2(n))))
+    pairs: list[tuple[int, int]] = []
+    p = 1 << (t - 1)
+    while p > 0:
+        q, r, d = 1 << (t - 1), 0, p
+        while True:
+            pairs.extend((i, i + d) for i in range(n - d) if i & p == r)
+            if q == p:
+                break
+            d, q, r = q - p, q >> 1, p
+        p >>= 1
+    needed = {(n - 1) // 2, n // 2}
+    kept = []
+    for i, j in reversed(pairs):  # keep a comparator when a later-needed wire passes it
+        if i in needed or j in needed:
+            kept.append((i, j))
+            needed |= {i, j}
+    return tuple(reversed(kept))
+
+
+def temporal_median(frames: np.ndarray) -> np.ndarray:
+    """Per-pixel median over axis 0 of ``(T, ...)`` frames, as float32.
+
+    For short clips a sorting network of element-wise min/max over whole frames (on the
+    frames' own dtype, e.g. uint8) is several times faster than ``np.median``'s partition.
+    """
+    t_len = frames.shape[0]
+    if t_len == 1:
+        return frames[0].astype(np.float32)
+    if t_len > _MAX_NETWORK_FRAMES:
+        return np.median(frames, axis=0).astype(np.float32, copy=False)
+    wires = list(frames)
+    for i, j in _merge_exchange_network(t_len):
+        a, b = wires[i], wires[j]
+        wires[i], wires[j] = np.minimum(a, b), np.maximum(a, b)
+    lo, hi = wires[(t_len - 1) // 2], wires[t_len // 2]
+    return (lo.astype(np.float32) + hi.astype(np.float32)) * np.float32(0.5)
+
+
+def estimate_background(frames: np.ndarray, image: np.ndarray | None = None) -> BackgroundModel:
+    """Background model of ``frames``: float32 ``(T, H, W, 3)`` in ``[0, 255]``; ``image``: its
+    temporal median when already known (e.g. computed on the uint8 frames)."""
+    if image is None:
+        image = temporal_median(frames)
     if frames.shape[0] > 2:
         # Robust noise from a strided sample of |frame - median|: moving objects are a minority.
-        sample = frames[:, ::2, ::2] - image[None, ::2, ::2]
+        # At most ~_MAX_NOISE_SAMPLES values: a robust scale needs no more.
+        k = max(1, int(np.sqrt(frames[..., 0].size / _MAX_NOISE_SAMPLES)))
+        sample = frames[:, ::k, ::k] - image[None, ::k, ::k]
         dist = np.sqrt((sample * sample).sum(axis=-1))
         noise = float(1.4826 * np.median(dist))
     else:

@@ -3,7 +3,10 @@
 The followed object's height ``y(t)`` (down) is split at its floor contacts: local maxima of
 ``y`` where the motion turns from down to up by more than the measurement noise. The flights
 between contacts are fitted as parabolas sharing one acceleration (gravity) by least squares;
-the frame nearest each contact is put on whichever side fits better. Two neighbouring flights
+the frame nearest each contact is put on whichever side fits better, preferring splits where
+the two flights meet within one frame of the detected contact, arriving downwards and leaving
+upwards (neighbouring turning points, as a contact between two frames makes, are one contact).
+Two neighbouring flights
 meet at the contact time ``t_c``; the restitution is the ratio of the speeds leaving and
 arriving there, ``e = -v_after / v_before``. The probe passes when a contact is seen, every
 ``e`` lies in ``(0, 1 + tolerance]`` (a rebound faster than the impact gains energy) and, with a
@@ -42,7 +45,18 @@ def find_contacts(y: np.ndarray, threshold: float) -> np.ndarray:
     rise_out = y[1:-1] - y[2:]
     turn = (rise_in >= -threshold / 2) & (rise_out >= -threshold / 2) & \
         (np.maximum(rise_in, rise_out) > threshold) & (rise_in + rise_out > threshold)
-    return np.flatnonzero(turn) + 1
+    cand = np.flatnonzero(turn) + 1
+    # A contact between two frames makes both of them look like turning points (the frames
+    # before and after the contact are nearly level): neighbouring candidates are one contact,
+    # kept at the lower of the two points (the larger image y).
+    out: list[int] = []
+    for c in cand:
+        if out and c - out[-1] <= 1:
+            if y[c] > y[out[-1]]:
+                out[-1] = int(c)
+        else:
+            out.append(int(c))
+    return np.asarray(out, dtype=np.int64)
 
 
 def _drop_rest(t: np.ndarray, y: np.ndarray, threshold: float) -> int:
@@ -60,6 +74,7 @@ def _best_split(t: np.ndarray, y: np.ndarray, contacts: np.ndarray
                 ) -> tuple[SegmentFit, np.ndarray] | None:
     """Shared-acceleration fit over the best assignment of contact frames to a side."""
     best: tuple[SegmentFit, np.ndarray] | None = None
+    best_plausible = False
     n = contacts.size
     choices = itertools.product((0, 1), repeat=n) if n <= _MAX_EXHAUSTIVE_CONTACTS else [(0,) * n]
     for sides in choices:
@@ -70,9 +85,36 @@ def _best_split(t: np.ndarray, y: np.ndarray, contacts: np.ndarray
         if counts.min() < 2 or t.size <= 2 * (n + 1) + 1:
             continue
         fit = shared_acceleration_fit(t, y, seg)
-        if best is None or fit.sse < best[0].sse:
-            best = (fit, seg)
+        plausible = _contacts_plausible(fit, t, contacts)
+        # Physically plausible splits first, then the least squared error.
+        if best is None or (plausible, -fit.sse) > (best_plausible, -best[0].sse):
+            best, best_plausible = (fit, seg), plausible
     return best
+
+
+def _contact_time(fit: SegmentFit, k: int) -> float | None:
+    """Time where flights ``k`` and ``k + 1`` meet (their parabolas share ``c``, so it is where
+    the linear parts cross); None when they are parallel."""
+    a1, b1, a2, b2 = fit.intercepts[k], fit.slopes[k], fit.intercepts[k + 1], fit.slopes[k + 1]
+    return (a2 - a1) / (b1 - b2) if abs(b1 - b2) > 1e-9 else None
+
+
+def _contacts_plausible(fit: SegmentFit, t: np.ndarray, contacts: np.ndarray) -> bool:
+    """Every fitted contact time lies within one frame of its detected contact frame, and the
+    flights arrive moving down and leave moving up there. A split that puts the meeting point
+    of two flights elsewhere (a near-flat stub of two points) is no physical reading."""
+    g = 2.0 * fit.half_acceleration
+    for k, c in enumerate(contacts):
+        tc = _contact_time(fit, k)
+        if tc is None:
+            return False
+        lo = t[max(c - 1, 0)]
+        hi = t[min(c + 1, t.size - 1)]
+        if not (lo - 1e-9 <= tc <= hi + 1e-9):
+            return False
+        if fit.slopes[k] + g * tc <= 0 or fit.slopes[k + 1] + g * tc >= 0:
+            return False
+    return True
 
 
 def probe_bounce(analysis: ClipAnalysis, target: Target, tolerance: float = 0.1) -> ProbeResult:
@@ -104,10 +146,10 @@ def probe_bounce(analysis: ClipAnalysis, target: Target, tolerance: float = 0.1)
     g_px = 2.0 * fit.half_acceleration
     e, t_c = [], []
     for k in range(contacts.size):
-        a1, b1, a2, b2 = fit.intercepts[k], fit.slopes[k], fit.intercepts[k + 1], fit.slopes[k + 1]
-        tc = (a2 - a1) / (b1 - b2) if abs(b1 - b2) > 1e-9 else float(t[contacts[k]])
-        v_in = b1 + g_px * tc
-        v_out = b2 + g_px * tc
+        tc = _contact_time(fit, k)
+        tc = float(t[contacts[k]]) if tc is None else tc
+        v_in = fit.slopes[k] + g_px * tc
+        v_out = fit.slopes[k + 1] + g_px * tc
         e.append(-v_out / v_in if abs(v_in) > 1e-9 else float("inf"))
         t_c.append(tc)
     e_arr = np.asarray(e)

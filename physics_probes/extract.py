@@ -31,6 +31,7 @@ from physics_probes.background import (
     BackgroundModel,
     estimate_background,
     mahalanobis,
+    temporal_median,
 )
 
 __all__ = ["ExtractOptions", "Detections", "extract_objects"]
@@ -42,6 +43,19 @@ _STRUCTURE[1] = True
 _CORE_SHARE = 0.8
 #: Static and moving parts that touch are one object when their colours are this close (RGB).
 _MERGE_COLOUR_DISTANCE = 45.0
+#: Fragments are looked for only up to this many components in a clip (pairwise test).
+_MAX_FRAGMENT_LABELS = 400
+#: A moving component whose contrast vectors have a coherence below this holds two colours.
+_MIXED_COHERENCE = 0.97
+#: ... and is split when the two contrast directions found have a cosine below this.
+_SPLIT_MAX_COS = 0.7
+#: ... and when each of the two carries at least this share of the component's contrast.
+_SPLIT_MIN_SHARE = 0.15
+#: ... and when each is coherent to at least this (one colour each).
+_SPLIT_SIDE_COHERENCE = 0.9
+#: ... and when each has at least this many body pixels (3x3 neighbourhood all its own).
+_SPLIT_MIN_BODY_PX = 4
+_BODY_STRUCTURE = np.ones((3, 3), dtype=bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,16 +162,104 @@ def _label(moving: np.ndarray, static: np.ndarray | None
     return lab, n_m + n_s, is_static, pairs
 
 
+def _split_mixed(lab: np.ndarray, n: int, is_static: np.ndarray, pairs: np.ndarray,
+                 f: np.ndarray, bg: BackgroundModel
+                 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Split moving components that hold two objects of different colours.
+
+    Two objects a pixel or two apart join into one component through their antialiased (or,
+    after compression, blurred) rims. Every pixel of one object, rim included, differs from the
+    background along one direction (the object's colour minus the background's), so a
+    component's contrast vectors are parallel: their coherence ``|sum c| / sum |c|`` is near 1.
+    A component well below :data:`_MIXED_COHERENCE` is split in two by 2-means on the
+    contrast directions (weighted by contrast), when the two directions found are far apart;
+    each half's connected parts become components.
+    """
+    idx = np.flatnonzero(lab)
+    lbl = lab.ravel()[idx]
+    moving_px = ~is_static[lbl]
+    idx, lbl = idx[moving_px], lbl[moving_px]
+    if idx.size == 0:
+        return lab, n, is_static, pairs
+    hw = lab.shape[1] * lab.shape[2]
+    c = f.reshape(-1, 3)[idx] - bg.image.reshape(-1, 3)[idx % hw]
+    mag = np.sqrt((c * c).sum(axis=1))
+    sums = np.stack([np.bincount(lbl, weights=c[:, k], minlength=n + 1) for k in range(3)], 1)
+    total = np.bincount(lbl, weights=mag, minlength=n + 1)
+    coherence = np.sqrt((sums * sums).sum(axis=1)) / np.maximum(total, 1e-9)
+    mixed = np.flatnonzero((coherence < _MIXED_COHERENCE) & (total > 0))
+    if mixed.size == 0:
+        return lab, n, is_static, pairs
+    lab = lab.copy()
+    flat = lab.ravel()
+    new_static = [is_static]
+    split_any = []
+    for m in mixed:
+        sel = lbl == m
+        pi, ci, mi = idx[sel], c[sel], mag[sel]
+        u = ci / np.maximum(mi, 1e-6)[:, None]
+        strong = mi >= 0.5 * mi.max()
+        a = u[np.argmax(mi)]
+        b = u[strong][np.argmin(u[strong] @ a)]
+        for _ in range(4):
+            side = (u @ b) > (u @ a)
+            if side.all() or not side.any():
+                break
+            a = (u[~side] * mi[~side, None]).sum(0)
+            b = (u[side] * mi[side, None]).sum(0)
+            a /= max(np.linalg.norm(a), 1e-9)
+            b /= max(np.linalg.norm(b), 1e-9)
+        if side.all() or not side.any() or float(a @ b) > _SPLIT_MAX_COS:
+            continue
+        # Two objects, not an object and its compression fringe: each side carries a fair
+        # share of the contrast and is itself of one colour.
+        w_b, w_a = float(mi[side].sum()), float(mi[~side].sum())
+        if min(w_a, w_b) < _SPLIT_MIN_SHARE * (w_a + w_b):
+            continue
+        coh_b = np.linalg.norm(ci[side].sum(0)) / w_b
+        coh_a = np.linalg.norm(ci[~side].sum(0)) / w_a
+        if min(coh_a, coh_b) < _SPLIT_SIDE_COHERENCE:
+            continue
+        # ... and each has a body: pixels whose whole 3x3 neighbourhood is on its side (a
+        # fringe of compression-smeared chroma around one object is a thin ring, no body).
+        frame_px = pi // hw
+        t0 = int(frame_px[0])
+        if not np.all(frame_px == t0):
+            continue
+        ys, xs = (pi % hw) // lab.shape[2], pi % lab.shape[2]
+        y0, x0 = ys.min(), xs.min()
+        box = np.zeros((ys.max() - y0 + 3, xs.max() - x0 + 3), dtype=np.int8)
+        box[ys - y0 + 1, xs - x0 + 1] = np.where(side, 2, 1)
+        body = [int(ndimage.binary_erosion(box == v, _BODY_STRUCTURE).sum()) for v in (1, 2)]
+        if min(body) < _SPLIT_MIN_BODY_PX:
+            continue
+        part = np.zeros(lab.shape, dtype=bool)
+        part.ravel()[pi[side]] = True
+        sub, k = ndimage.label(part, _STRUCTURE)
+        flat[pi[side]] = sub.ravel()[pi[side]] + n
+        new_static.append(np.zeros(k, dtype=bool))
+        split_any.append(m)
+        n += k
+    if not split_any:
+        return lab, n, is_static, pairs
+    is_static = np.concatenate(new_static)
+    if pairs.size:
+        pairs = pairs[~np.isin(pairs[:, 0], split_any)]
+    return lab, n, is_static, pairs
+
+
 def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -> Detections:
     """Find the objects in every frame of ``frames``: uint8 ``(T, H, W, 3)`` RGB."""
     options = options or ExtractOptions()
     t_len, h, w, _ = frames.shape
     f = frames.astype(np.float32)
-    bg = estimate_background(f)
+    # The median on the raw (uint8) frames: min/max networks are cheapest on small types.
+    bg = estimate_background(f, temporal_median(frames))
     moving, static = _foreground(f, bg, options)
     lab, n, is_static, pairs = _label(moving, static)
     if n == 0:
         return _empty(t_len, h, w, bg)
+    lab, n, is_static, pairs = _split_mixed(lab, n, is_static, pairs, f, bg)
 
     # Grow every component by one pixel to take in its antialiased rim.
     grown = ndimage.maximum_filter(lab, size=(1, 3, 3))
@@ -196,8 +298,17 @@ def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -
             boxes[i] = (sl[2].start, sl[1].start, sl[2].stop, sl[1].stop, sl[0].start)
     alive = boxes[:, 4] >= 0
     _merge_pairs(pairs, colour, area, sx, sy, boxes, alive, is_static)
+    _merge_pairs(_fragment_pairs(boxes, colour, alive, is_static), colour, area, sx, sy, boxes,
+                 alive, is_static)
 
     labels = np.flatnonzero(alive)
+    # A moving part whose core colour is plainly background colour is no object: background
+    # re-coded differently after an object uncovered it (compression), or lighting flicker.
+    moving_labels = labels[~is_static[labels]]
+    if moving_labels.size:
+        plain = mahalanobis(colour[moving_labels].astype(np.float32), bg.colour_mean,
+                            bg.colour_inv_cov) < BACKGROUND_SIGMA
+        labels = np.setdiff1d(labels, moving_labels[plain])
     min_area = options.min_area_px if options.min_area_px is not None else max(3.0, 1e-3 * h * w)
     labels = labels[(area[labels] >= min_area) & (area[labels] <= options.max_area_fraction * h * w)]
     frame = boxes[labels, 4].astype(np.int64)
@@ -237,6 +348,23 @@ def _merge_pairs(pairs: np.ndarray, colour: np.ndarray, area: np.ndarray, sx: np
         boxes[a, 2:4] = np.maximum(boxes[a, 2:4], boxes[b, 2:4])
         alive[b] = False
         is_static[a] = False
+
+
+def _fragment_pairs(boxes: np.ndarray, colour: np.ndarray, alive: np.ndarray,
+                    is_static: np.ndarray) -> np.ndarray:
+    """``(P, 2)`` label pairs in one frame whose boxes touch (1 px apart at most) and whose
+    colours agree: fragments of one object, cut apart where the object lies over its own
+    footprint in the temporal median (a slow object) and so is neither moving nor static."""
+    lab = np.flatnonzero(alive & ~is_static)
+    if lab.size < 2 or lab.size > _MAX_FRAGMENT_LABELS:
+        return np.zeros((0, 2), dtype=np.int64)
+    b = boxes[lab]
+    same = b[:, None, 4] == b[None, :, 4]
+    near = ((b[:, None, 0] <= b[None, :, 2] + 1) & (b[None, :, 0] <= b[:, None, 2] + 1)
+            & (b[:, None, 1] <= b[None, :, 3] + 1) & (b[None, :, 1] <= b[:, None, 3] + 1))
+    dcol = np.linalg.norm(colour[lab][:, None] - colour[lab][None, :], axis=2)
+    i, j = np.nonzero(np.triu(same & near & (dcol < _MERGE_COLOUR_DISTANCE), 1))
+    return np.stack([lab[i], lab[j]], axis=1)
 
 
 def _empty(t_len: int, h: int, w: int, bg: BackgroundModel) -> Detections:

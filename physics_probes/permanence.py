@@ -3,8 +3,9 @@
 Over the significant object tracks (:meth:`ClipAnalysis.objects`) it counts:
 
 * **births** after the first frame and **deaths** before the last one that happen in open view:
-  away from the frame edge (by the object's size plus its speed per frame, so an object that
-  leaves between two frames is excused) and from every occluder;
+  away from every occluder, and not at a frame edge the object is crossing (its extent, from
+  its centroid and typical area, extrapolated one or two frames on its velocity, does not
+  reach the edge);
 * **gaps** in open view: the track is missing for some frames while its interpolated path stays
   in view and clear of occluders (it vanished and came back);
 * **teleports**: a step between two sightings more than :data:`JUMP_FACTOR` times longer than
@@ -30,6 +31,11 @@ JUMP_FACTOR = 2.0
 #: Share of the object's size added to one step of motion for "near the edge": an object this
 #: close to an edge may be out of view (or too little of it to detect) by the next frame.
 EDGE_SIZE_SHARE = 0.25
+#: A track end is excused when its object, extrapolated one or two frames on, comes this close
+#: (pixels, plus :data:`EDGE_SIZE_SHARE` of its size) to the frame edge.
+EDGE_SLACK_PX = 0.5
+#: Radius of a disc per square root of its area (1/sqrt(pi)); a square's half side is 0.5.
+_HALF_EXTENT_PER_SQRT_AREA = 0.5642
 
 
 def _speed(track: Track, at: int) -> float:
@@ -43,6 +49,40 @@ def _speed(track: Track, at: int) -> float:
 
 def _excused(analysis: ClipAnalysis, bbox: np.ndarray, margin: float) -> bool:
     return bool(analysis.near_edge(bbox, margin)[0] or analysis.near_occluder(bbox, margin)[0])
+
+
+def _end_excused(analysis: ClipAnalysis, track: Track, size: float, first: bool) -> bool:
+    """Whether a track's birth (``first``) or death has a cause: next to an occluder, or at a
+    frame edge the object is crossing. The object's whole extent (its centroid +- the radius
+    of its typical area) must reach within :data:`EDGE_SLACK_PX` of an edge at that end, or
+    one or two frames beyond it on its current velocity (before the birth, after the death).
+    An object well inside the view and not heading out of it has no cause to appear or
+    disappear, however close to an edge it moves (e.g. falling along one).
+    """
+    k = 0 if first else len(track) - 1
+    box = track.bbox[k]
+    margin = EDGE_SIZE_SHARE * size + 1.5 * _speed(track, 1 if first else k) + 1.0
+    if analysis.near_occluder(box[None], margin)[0]:
+        return True
+    if len(track) < 2:
+        # Nothing to extrapolate from: judge by the distance to the edge alone.
+        return bool(analysis.near_edge(box[None], margin)[0])
+    # The object's whole extent about its centroid, from its typical (uncut) area: the
+    # thresholded mask box of a compressed clip bleeds a pixel or more beyond the object, so
+    # "the mask touches the border" would excuse an object that is wholly in view.
+    half = _HALF_EXTENT_PER_SQRT_AREA * np.sqrt(np.quantile(track.area, 0.75))
+    box = np.concatenate([track.centroid[k] - half, track.centroid[k] + half])
+    if analysis.near_edge(box[None], EDGE_SLACK_PX)[0]:
+        return True
+    j = 1 if first else k - 1
+    gap = max(abs(int(track.frames[k] - track.frames[j])), 1)
+    step = (track.centroid[k] - track.centroid[j]) / gap  # per frame, pointing out of the track
+    slack = EDGE_SLACK_PX
+    shifts = np.array([1.0, 2.0])[:, None] * step[None, :]
+    boxes = box[None, :] + np.concatenate([shifts, shifts], axis=1)
+    if analysis.near_edge(boxes, slack).any():
+        return True
+    return bool(analysis.near_occluder(boxes, 1.0).any())
 
 
 def _jumps(track: Track, size: float, clean: np.ndarray) -> list[tuple[int, float]]:
@@ -78,11 +118,11 @@ def probe_permanence(analysis: ClipAnalysis) -> ProbeResult:
     teleports: list[float] = []
     for tr in objs:
         size = tr.size_px
-        if tr.frames[0] > 0 and not _excused(analysis, tr.bbox[:1], EDGE_SIZE_SHARE * size + 1.5 * _speed(tr, 1) + 1.0):
+        if tr.frames[0] > 0 and not _end_excused(analysis, tr, size, first=True):
             births += 1
             events.append(f"object {tr.track_id} appears at frame {tr.frames[0]} in open view "
                           f"at ({tr.centroid[0, 0]:.1f}, {tr.centroid[0, 1]:.1f}) px")
-        if tr.frames[-1] < last and not _excused(analysis, tr.bbox[-1:], EDGE_SIZE_SHARE * size + 1.5 * _speed(tr, len(tr) - 1) + 1.0):
+        if tr.frames[-1] < last and not _end_excused(analysis, tr, size, first=False):
             deaths += 1
             events.append(f"object {tr.track_id} vanishes after frame {tr.frames[-1]} in open "
                           f"view at ({tr.centroid[-1, 0]:.1f}, {tr.centroid[-1, 1]:.1f}) px")
