@@ -692,10 +692,10 @@ def write_video(
             raise ValueError(f"crf must be an integer in 0..51, got {crf!r}")
         if preset not in _X264_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(_X264_PRESETS)}, got {preset!r}")
-        # One encoder thread: x264's frame threading made identical clips encode to different
-        # bytes under load (seen in the runner's determinism test), and the same seed must give
-        # the same file. Small generated clips lose nothing; see benchmarks/results/clip_io.json.
-        options = {"crf": str(int(crf)), "preset": preset, "threads": "1"}
+        # x264 does not promise identical bytes for identical frames (seen here: a 64x64 clip
+        # encoded to one of two bitstreams that decode to the same pixels, even single-
+        # threaded), so reproducibility is checked on decoded frames, not on file bytes.
+        options = {"crf": str(int(crf)), "preset": preset}
     else:
         logger.debug("write_video: crf/preset are ignored for encoder %s", encoder.name)
 
