@@ -1,4 +1,5 @@
-"""The ``evalkit`` command line: ``run``, ``validate``, ``ls``, ``results``.
+"""The ``evalkit`` command line: ``run``, ``validate``, ``ls``, ``results``, and the commands of
+the other parts (``probe``, ``fvd``, ``leaderboard``, ...).
 
 Exit codes: 0 success; 1 the run finished but some items failed (listed in the log and the
 results files); 2 invalid input (a one-line message, nothing written); 130 interrupted (what
@@ -193,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     from physics_probes.cli import add_probe_command
 
     add_probe_command(sub)
+    from evalkit.metrics.fvd_cli import add_fvd_command
+
+    add_fvd_command(sub)
     from app.cli import add_leaderboard_command
 
     add_leaderboard_command(sub)

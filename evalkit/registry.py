@@ -45,6 +45,11 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "permanence": "physics_probes.metrics:PermanenceMetric",
         "constancy": "physics_probes.metrics:ConstancyMetric",
         "physics": "physics_probes.metrics:PhysicsMetric",
+        "fvd": "evalkit.metrics.fvd:FVD",
+        "kvd": "evalkit.metrics.fvd:KVD",
+        "clip_score": "evalkit.metrics.clip_score:ClipScore",
+        "alignment": "evalkit.metrics.evaluator:Alignment",
+        "r_precision": "evalkit.metrics.evaluator:RPrecision",
     },
 }
 

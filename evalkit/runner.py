@@ -491,8 +491,10 @@ def load_reference(plan: Plan) -> list[Any]:
 
     world = WorldGenerator()
     clips = []
+    # Same N as the generated side by default: FVD is biased by N.
+    per_prompt = ref.samples_per_prompt or plan.resolved.suite.samples_per_prompt
     for prompt in plan.resolved.prompts:
-        for s in range(ref.samples_per_prompt):
+        for s in range(per_prompt):
             clips.append(world.generate(GenerationRequest(
                 prompt=prompt.text, prompt_id=prompt.id or "", sample=s, seed=ref.seed + s,
                 scene=prompt.scene)))

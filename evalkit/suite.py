@@ -98,7 +98,8 @@ class ReferenceSpec(_Strict):
 
     kind: Literal["world", "folder"] = "world"
     path: Path | None = Field(default=None, description="folder of videos (kind: folder)")
-    samples_per_prompt: int = Field(default=1, ge=1)
+    samples_per_prompt: int | None = Field(
+        default=None, ge=1, description="world renders per prompt (default: as the suite)")
     seed: int = 10_000
 
     @model_validator(mode="after")

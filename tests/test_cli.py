@@ -80,8 +80,11 @@ def test_run_then_results_export(in_tmp: Path, capsys: pytest.CaptureFixture[str
     assert list(table.index) == ["world"] and table.loc["world", "clips"] == 6
     assert main(["results", "q", "--per-clip", "-o", "clips.parquet"]) == 0
     clips = pd.read_parquet(in_tmp / "clips.parquet")
-    assert len(clips) == 18 and set(clips["metric"]) == {"temporal_flickering",
-                                                         "motion_magnitude", "physics"}
+    metrics = [m["name"] for m in yaml.safe_load(suite.read_text())["metrics"]]
+    assert set(clips["metric"]) == set(metrics)
+    per_clip = clips[clips["prompt_id"] != "*"]
+    assert len(per_clip) == 6 * len(per_clip["metric"].unique())
+    assert (clips["status"] == "ok").all()
     assert main(["results", "q", "-o", "table.xlsx"]) == 2
     assert main(["results", "nothing-here"]) == 2
     err = capsys.readouterr().err
