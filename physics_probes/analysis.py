@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import hashlib
 import threading
 
@@ -26,6 +27,16 @@ _SCENERY_SHARE = 0.5
 SIGNIFICANT_AREA_SHARE = 0.25
 #: A static track is an occluder when seen in at least this share of the frames.
 _OCCLUDER_FRAME_SHARE = 0.5
+#: A track seen in fewer frames than this, each time next to another object, is a fragment of
+#: that object (a compression blob split off its rim or its chroma smear), not an object.
+FRAGMENT_MAX_SIGHTINGS = 4
+#: Touching objects count as merged (not one object split by extraction) when their colours
+#: differ by more than this (RGB).
+MERGE_MIN_COLOUR_DISTANCE = 45.0
+#: "Next to" for a fragment: within this share of the other object's size (plus a pixel).
+_FRAGMENT_MARGIN_SHARE = 0.5
+#: Radius of a disc per square root of its area (1/sqrt(pi)).
+_HALF_EXTENT_PER_SQRT_AREA = 0.5642
 _CACHE_SIZE = 8
 
 
@@ -59,13 +70,117 @@ class ClipAnalysis:
         return bool(np.mean(track.static) >= _SCENERY_SHARE
                     and np.mean(track.touches_border) >= _SCENERY_SHARE)
 
-    def objects(self) -> list[Track]:
-        """Significant object tracks: not scenery, and not tiny next to the largest object."""
+    @functools.cached_property
+    def _significant(self) -> list[Track]:
         objs = [t for t in self.tracks if not self.is_scenery(t)]
         if not objs:
             return []
         biggest = max(float(np.median(t.area)) for t in objs)
         return [t for t in objs if float(np.median(t.area)) >= SIGNIFICANT_AREA_SHARE * biggest]
+
+    @functools.cached_property
+    def _layout(self) -> tuple[dict[int, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Where every lasting object (significant, seen in :data:`FRAGMENT_MAX_SIGHTINGS`
+        frames or more) is in every frame.
+
+        ``(row of track id, boxes (N, T, 4), seen (N, T) bool, size (N,) px, colour (N, 3))``:
+        the measured
+        box where the track has a sighting, else a box of the object's typical extent about
+        its centroid interpolated across a gap or extrapolated at constant velocity before its
+        first and after its last sighting (where it would be had it not been hidden or merged).
+        """
+        objs = [t for t in self._significant if len(t) >= FRAGMENT_MAX_SIGHTINGS]
+        n, t_len = len(objs), self.num_frames
+        boxes = np.zeros((n, t_len, 4))
+        seen = np.zeros((n, t_len), dtype=bool)
+        size = np.zeros(n)
+        colours = np.zeros((n, 3))
+        frames = np.arange(t_len, dtype=np.float64)
+        for i, tr in enumerate(objs):
+            size[i] = tr.size_px
+            colours[i] = tr.mean_colour
+            half = _HALF_EXTENT_PER_SQRT_AREA * np.sqrt(float(np.median(tr.area)))
+            f = tr.frames.astype(np.float64)
+            c = np.stack([np.interp(frames, f, tr.centroid[:, d]) for d in range(2)], axis=1)
+            if len(tr) >= 2:
+                v0 = (tr.centroid[1] - tr.centroid[0]) / max(f[1] - f[0], 1.0)
+                v1 = (tr.centroid[-1] - tr.centroid[-2]) / max(f[-1] - f[-2], 1.0)
+                before, after = frames < f[0], frames > f[-1]
+                c[before] = tr.centroid[0] + (frames[before] - f[0])[:, None] * v0
+                c[after] = tr.centroid[-1] + (frames[after] - f[-1])[:, None] * v1
+            boxes[i] = np.concatenate([c - half, c + half], axis=1)
+            boxes[i, tr.frames] = tr.bbox
+            seen[i, tr.frames] = True
+        return {tr.track_id: i for i, tr in enumerate(objs)}, boxes, seen, size, colours
+
+    def _overlap_others(self, track: Track, frames: np.ndarray, bbox: np.ndarray,
+                        margin: float | np.ndarray, observed_only: bool,
+                        min_colour_distance: float = 0.0) -> np.ndarray:
+        """``(K,)`` bool: box ``k`` (``(K, 4)``) at frame ``frames[k]``, grown by ``margin``,
+        overlaps another significant object: where it was seen then (``observed_only``) or
+        also where it would be while unseen; with ``min_colour_distance``, only objects whose
+        colour differs from this one's by more than that (RGB)."""
+        rows, boxes, seen, _, colours = self._layout
+        frames = np.asarray(frames, dtype=np.int64)
+        bbox = np.atleast_2d(np.asarray(bbox, dtype=np.float64))
+        out = np.zeros(frames.size, dtype=bool)
+        me = rows.get(track.track_id, -1)
+        ok = (frames >= 0) & (frames < self.num_frames)
+        if not ok.any() or len(rows) - (me >= 0) < 1:
+            return out
+        m = np.broadcast_to(np.asarray(margin, dtype=np.float64), frames.shape)[ok, None]
+        f, b = frames[ok], bbox[ok]
+        other = [i for i in range(len(rows)) if i != me]
+        if min_colour_distance > 0:
+            col = track.mean_colour
+            other = [i for i in other
+                     if np.linalg.norm(colours[i] - col) > min_colour_distance]
+        if not other:
+            return out
+        other = np.asarray(other)
+        ob = boxes[other][:, f]  # (M, K, 4)
+        hit = ((b[None, :, :2] - m < ob[..., 2:]) & (b[None, :, 2:] + m > ob[..., :2])).all(axis=2)
+        if observed_only:
+            hit &= seen[other][:, f]
+        out[ok] = hit.any(axis=0)
+        return out
+
+    def near_other_object(self, track: Track, frames: np.ndarray, bbox: np.ndarray,
+                          margin: float | np.ndarray) -> np.ndarray:
+        """``(K,)`` bool: the boxes (``(K, 4)`` at ``frames``) grown by ``margin`` overlap
+        another object seen in that frame: where an object can be hidden by or merged into
+        another one (a birth, death or gap there has a cause)."""
+        return self._overlap_others(track, frames, bbox, margin, observed_only=True)
+
+    def merged(self, track: Track) -> np.ndarray:
+        """``(K,)`` bool: sightings touching another object of another colour, seen or (while
+        unseen, merged into this one or hidden by it) where it would be: the mask may hold
+        both, so its area, colour and centroid are not this object's alone. (A track of the
+        same colour touching this one is the same object split in two by extraction, e.g. a
+        slow object over its own footprint in the median: no merge.)"""
+        return self._overlap_others(track, track.frames, track.bbox, 1.0, observed_only=False,
+                                    min_colour_distance=MERGE_MIN_COLOUR_DISTANCE)
+
+    @functools.cached_property
+    def _objects(self) -> list[Track]:
+        objs = self._significant
+        rows, _, _, size, _ = self._layout
+        if len(objs) < 2 or not rows:
+            return list(objs)
+        out = []
+        for tr in objs:
+            if len(tr) < FRAGMENT_MAX_SIGHTINGS:
+                others = [size[i] for tid, i in rows.items() if tid != tr.track_id]
+                margin = _FRAGMENT_MARGIN_SHARE * max(others) + 1.0
+                if self.near_other_object(tr, tr.frames, tr.bbox, margin).all():
+                    continue  # a fragment of a neighbouring object in every sighting
+            out.append(tr)
+        return out
+
+    def objects(self) -> list[Track]:
+        """Significant object tracks: not scenery, not tiny next to the largest object, and
+        not a short-lived fragment next to another object."""
+        return list(self._objects)
 
     def with_occluders(self, boxes: np.ndarray) -> ClipAnalysis:
         """The same analysis with extra occluder boxes ``(M, 4)``."""
@@ -117,7 +232,7 @@ class ClipAnalysis:
             in_view = ((lo >= 0.0).all(axis=1) & (hi[:, 0] <= self.width)
                        & (hi[:, 1] <= self.height))
             inside = inside | (full & in_view)
-        return inside & free
+        return inside & free & ~self.merged(track)
 
 
 def analyse_frames(frames: np.ndarray, fps: float, extract: ExtractOptions | None = None,

@@ -3,11 +3,12 @@
 Over the significant object tracks (:meth:`ClipAnalysis.objects`) it counts:
 
 * **births** after the first frame and **deaths** before the last one that happen in open view:
-  away from every occluder, and not at a frame edge the object is crossing (its extent, from
+  away from every occluder and from every other object seen in the frame the object is
+  missing from (it may be hidden behind, or merged into, that one), and not at a frame edge the object is crossing (its extent, from
   its centroid and typical area, extrapolated one or two frames on its velocity, does not
   reach the edge);
 * **gaps** in open view: the track is missing for some frames while its interpolated path stays
-  in view and clear of occluders (it vanished and came back);
+  in view and clear of occluders and of other objects (it vanished and came back);
 * **teleports**: a step between two sightings more than :data:`JUMP_FACTOR` times longer than
   the steps before and after it, and longer than the object's size (a bounce reverses the
   velocity but keeps the step length, so it is no jump).
@@ -63,6 +64,10 @@ def _end_excused(analysis: ClipAnalysis, track: Track, size: float, first: bool)
     box = track.bbox[k]
     margin = EDGE_SIZE_SHARE * size + 1.5 * _speed(track, 1 if first else k) + 1.0
     if analysis.near_occluder(box[None], margin)[0]:
+        return True
+    # Hidden behind (or merged into) another object seen in the frame it is missing from.
+    missing = track.frames[k] + (-1 if first else 1)
+    if analysis.near_other_object(track, np.array([missing]), box[None], margin)[0]:
         return True
     if len(track) < 2:
         # Nothing to extrapolate from: judge by the distance to the edge alone.
@@ -132,8 +137,10 @@ def probe_permanence(analysis: ClipAnalysis) -> ProbeResult:
             w = np.linspace(0.0, 1.0, missing + 2)[:, None]
             boxes = tr.bbox[k][None] * (1 - w) + tr.bbox[k + 1][None] * w
             margin = EDGE_SIZE_SHARE * size + 1.5 * _speed(tr, k + 1) + 1.0
+            inner = np.arange(tr.frames[k] + 1, tr.frames[k + 1])
             if not (analysis.near_edge(boxes, margin).any()
-                    or analysis.near_occluder(boxes, margin).any()):
+                    or analysis.near_occluder(boxes, margin).any()
+                    or analysis.near_other_object(tr, inner, boxes[1:-1], margin).any()):
                 gaps_open += 1
                 events.append(f"object {tr.track_id} is missing for {missing} frame(s) after "
                               f"frame {tr.frames[k]} in open view")

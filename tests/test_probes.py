@@ -336,3 +336,72 @@ def test_slow_object_footprint_in_the_median_is_no_occluder(tmp_path):
     (r,) = probe_clip(Clip(_h264(wrong.clip, tmp_path).frames, spec.fps),
                       ClipContext(scene=spec), ["freefall"])
     assert r.status == "fail" and r.measured["rel_error_g"] > 0.3, r.reason
+
+
+# -- fragments and objects merged into one another (H.264 false flags) -------------------------
+
+def _track(tid, frames, cx, cy, area, colour):
+    from physics_probes.track import Track
+
+    frames = np.asarray(frames)
+    c = np.stack([np.broadcast_to(np.asarray(cx, float), frames.shape),
+                  np.broadcast_to(np.asarray(cy, float), frames.shape)], axis=1)
+    area = np.broadcast_to(np.asarray(area, float), frames.shape).copy()
+    half = 0.5642 * np.sqrt(area)[:, None]
+    return Track(track_id=tid, frames=frames, centroid=c, area=area,
+                 colour=np.broadcast_to(np.asarray(colour, float), (frames.size, 3)),
+                 bbox=np.concatenate([c - half, c + half], axis=1),
+                 touches_border=np.zeros(frames.size, bool), static=np.zeros(frames.size, bool))
+
+
+def _analysis(*tracks):
+    from physics_probes.analysis import ClipAnalysis
+
+    return ClipAnalysis(tracks=tuple(tracks), num_frames=16, height=64, width=64, fps=8.0,
+                        occluders=np.zeros((0, 4)))
+
+
+def test_short_blob_next_to_an_object_is_a_fragment_not_an_object():
+    from physics_probes.permanence import probe_permanence
+
+    t = np.arange(16)
+    ball = _track(0, t, 10 + 2 * t, 20.0, 50.0, (230, 140, 50))
+    # A 2-frame codec blob of an in-between colour on the ball's rim: no object.
+    rim = _track(1, [9, 14], [28 + 4.0, 38 + 4.0], 20.0, 17.0, (125, 65, 10))
+    an = _analysis(ball, rim)
+    assert [tr.track_id for tr in an.objects()] == [0]
+    assert probe_permanence(an).status == "pass"
+    # The same blob in open view, far from any object, still appears from nowhere.
+    lone = _track(1, [9, 14], [30.0, 30.0], 50.0, 17.0, (125, 65, 10))
+    an = _analysis(ball, lone)
+    assert len(an.objects()) == 2
+    assert probe_permanence(an).status == "fail"
+
+
+def test_object_merging_into_another_is_excused_and_not_measured():
+    from physics_probes.constancy import probe_constancy
+    from physics_probes.permanence import probe_permanence
+
+    t = np.arange(16)
+    # The blue ball catches up with the white one; from frame 6 their masks are one (larger)
+    # blob until, at the blue ball's speed, it would have passed the white one (frame 10).
+    white = _track(0, t, 20 + t, 30.0, np.where((t >= 6) & (t < 10), 90.0, 70.0),
+                   (245, 245, 250))
+    blue = _track(1, t[:6], 2 + 4 * t[:6], 30.0, 65.0, (45, 75, 220))
+    an = _analysis(white, blue)
+    assert probe_permanence(an).status == "pass"
+    merged = an.merged(white)
+    assert merged[3:10].all() and not merged[:3].any() and not merged[10:].any()
+    assert probe_constancy(an).status == "pass"  # the merged (larger) masks are left out
+    assert probe_constancy(_analysis(white)).status == "fail"  # ... which alone would fail
+    # Vanishing far from the white ball is still a violation.
+    far = _track(1, t[:6], 2 + 4 * t[:6], 55.0, 65.0, (45, 75, 220))
+    assert probe_permanence(_analysis(white, far)).status == "fail"
+
+
+def test_same_colour_tracks_of_one_object_are_not_merged():
+    t = np.arange(16)
+    a = _track(0, t[:9], 30.0, 8 + 0.2 * t[:9], 70.0, (50, 80, 205))
+    b = _track(1, t[4:], 30.0, 10 + 0.5 * t[4:], 75.0, (54, 77, 211))
+    an = _analysis(a, b)
+    assert not an.merged(a).any() and not an.merged(b).any()
