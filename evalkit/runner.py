@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,7 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
     generator_info: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(suite.generators):
         where = f"{label}: generators[{i}]"
-        cls = _load(registry.load, "generator", entry.name, f"{where}.name")
+        cls = _load("generator", entry.name, f"{where}.name")
         options = _validate_options(cls, entry.options, base_dir, f"{where}.options")
         instance: Generator = cls(**options)
         problems = instance.check(requests)
@@ -106,7 +106,7 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
     metric_info: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(suite.metrics):
         where = f"{label}: metrics[{i}]"
-        cls = _load(registry.load, "metric", entry.name, f"{where}.name")
+        cls = _load("metric", entry.name, f"{where}.name")
         options = _validate_options(cls, entry.options, base_dir, f"{where}.options")
         spec = ComponentSpec("metric", entry.name, options)
         if cls.scope == "set":
@@ -121,9 +121,9 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
                 requests, probes)
 
 
-def _load(loader: Callable[..., type], kind: str, name: str, where: str) -> type:
+def _load(kind: registry.Kind, name: str, where: str) -> type:
     try:
-        return loader(kind, name)
+        return registry.load(kind, name)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
