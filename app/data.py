@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import EvalkitError
-from evalkit.results import clip_table, generator_table, load_summaries
+from evalkit.results import ARROWS, clip_table, generator_table, load_summaries, metric_label
 from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, RUN_FILE, SET_PROMPT_ID,
                            RunStore)
 
@@ -36,7 +36,6 @@ PROBE_NAMES = ("freefall", "projectile", "uniform_motion", "bounce", "permanence
                "physics")
 PROBE_STATUSES = ("pass", "fail", "not_applicable", "no_object")
 DETECTOR_KEY = "probability"
-_ARROWS = {True: "↑", False: "↓", None: ""}
 
 
 class AppDataError(EvalkitError):
@@ -186,25 +185,12 @@ def _damaged_lines(path: Path) -> int:
     return bad
 
 
-def _clip_file(root: Path, store: RunStore, record: dict[str, Any]) -> str | None:
-    """The clip's file: the recorded path, else the same place inside this (moved) folder."""
-    path = record.get("path")
-    if path and Path(path).is_file():
-        return str(path)
-    rel = store.clip_relpath(record["generator"], record["prompt_id"], int(record["sample"]))
-    candidate = root / rel
-    if candidate.is_file():
-        return str(candidate)
-    if path:  # recorded absolute path of a folder that moved: keep its tail
-        parts = Path(path).parts
-        if "clips" in parts:
-            moved = root.joinpath(*parts[len(parts) - parts[::-1].index("clips") - 1:])
-            if moved.is_file():
-                return str(moved)
-    for other in sorted(candidate.parent.glob(f"{candidate.stem}.*")):  # copied .webm etc.
-        if not other.name.startswith("."):
-            return str(other)
-    return None
+def _clip_file(store: RunStore, record: dict[str, Any]) -> str | None:
+    """The clip's file (records hold paths relative to the run folder, so moves are fine)."""
+    if not record.get("path"):
+        return None
+    path = store.clip_file(record)
+    return str(path) if path.is_file() else None
 
 
 def load_run(run_dir: str | Path, name: str | None = None) -> RunData:
@@ -256,7 +242,7 @@ def load_run(run_dir: str | Path, name: str | None = None) -> RunData:
             "error": record.get("error"), "frames": record.get("frames"),
             "height": record.get("height"), "width": record.get("width"),
             "fps": record.get("fps"), "time_s": record.get("time_s"),
-            "file": _clip_file(root, store, record) if record.get("status") == "ok" else None,
+            "file": _clip_file(store, record) if record.get("status") == "ok" else None,
         })
     data.clips = pd.DataFrame(rows, columns=[
         "generator", "prompt_id", "prompt", "sample", "seed", "status", "error", "frames",
@@ -296,12 +282,7 @@ def load_run(run_dir: str | Path, name: str | None = None) -> RunData:
 
 
 def arrow(info: dict[str, Any]) -> str:
-    return _ARROWS.get(info.get("higher_is_better"), "")
-
-
-def metric_label(name: str, info: dict[str, Any]) -> str:
-    """``name ↑`` as :func:`evalkit.results.generator_table` names its columns."""
-    return f"{name} {arrow(info)}".strip()
+    return ARROWS.get(info.get("higher_is_better"), "")
 
 
 def metric_help(name: str, info: dict[str, Any]) -> str:

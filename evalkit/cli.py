@@ -59,9 +59,8 @@ def _load(args: argparse.Namespace) -> Any:
         overrides["seed"] = args.seed
     if getattr(args, "workers", None) is not None:
         overrides["executor.workers"] = args.workers
-    if getattr(args, "limit", None) is not None:
-        overrides["prompts.limit"] = args.limit
-    return load_suite(args.suite, overrides=overrides, output=getattr(args, "out", None))
+    return load_suite(args.suite, overrides=overrides, output=getattr(args, "out", None),
+                      limit=getattr(args, "limit", None))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -80,6 +79,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from concurrent.futures.process import BrokenProcessPool
+
     from evalkit.runner import run_suite
 
     resolved = _load(args)
@@ -89,6 +90,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("interrupted; finished work is saved in %s: run the same command again to "
                   "resume", resolved.output_dir)
         return EXIT_INTERRUPTED
+    except BrokenProcessPool:
+        log.error("a worker process died (out of memory?); finished work is saved in %s: run "
+                  "again (with fewer --workers) to resume", resolved.output_dir)
+        return EXIT_FAILED_ITEMS
     log.info(
         "clips: %d made, %d reused, %d failed; scores: %d made, %d reused, %d failed",
         report.clips_made, report.clips_reused, report.clips_failed,

@@ -12,9 +12,10 @@ from evalkit.store import SET_PROMPT_ID, RunStore, read_jsonl
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["clip_table", "display_table", "export_table", "generator_table", "load_summaries"]
+__all__ = ["ARROWS", "clip_table", "display_table", "export_table", "generator_table",
+           "load_summaries", "metric_label"]
 
-_ARROWS = {True: "↑", False: "↓", None: ""}
+ARROWS = {True: "↑", False: "↓", None: ""}
 
 
 def _store(run_dir: str | Path) -> RunStore:
@@ -96,14 +97,14 @@ def generator_table(run_dir: str | Path) -> pd.DataFrame:
             values.setdefault(key, []).append(float(value))
     for (gen, name), column in values.items():
         row = gens.setdefault(gen, {"generator": gen, "clips": 0, "clips_failed": 0})
-        label = _column(name, metric_info.get(name, {}))
+        label = metric_label(name, metric_info.get(name, {}))
         series = pd.Series(column)
         row[label] = series.mean()
         row[f"{label} std"] = series.std(ddof=0)
         row[f"{label} n"] = len(column)
     for (gen, name), value in set_values.items():
         row = gens.setdefault(gen, {"generator": gen, "clips": 0, "clips_failed": 0})
-        row[_column(name, metric_info.get(name, {}))] = value
+        row[metric_label(name, metric_info.get(name, {}))] = value
     if not gens:
         raise EvalkitError(f"run folder '{store.root}' holds no clips or results yet")
     return pd.DataFrame(list(gens.values())).set_index("generator").sort_index()
@@ -128,8 +129,9 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _column(name: str, info: dict[str, Any]) -> str:
-    arrow = _ARROWS.get(info.get("higher_is_better"), "")
+def metric_label(name: str, info: dict[str, Any]) -> str:
+    """A metric's column name: ``name ↑`` (higher is better), ``name ↓``, or ``name``."""
+    arrow = ARROWS.get(info.get("higher_is_better"), "")
     return f"{name} {arrow}".strip()
 
 

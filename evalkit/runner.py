@@ -10,6 +10,7 @@ kept and only the missing work is done.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 import evalkit
@@ -31,7 +33,8 @@ from evalkit.executor import Executor, make_executor
 from evalkit.generators.base import GenerationRequest, Generator
 from evalkit.metrics.base import ClipContext, Metric
 from evalkit.options import resolve_relative_paths
-from evalkit.store import SET_PROMPT_ID, RunStore, write_json_atomic
+from evalkit.jsonutil import json_default
+from evalkit.store import SET_PROMPT_ID, RunStore, safe_name, write_json_atomic
 from evalkit.suite import ResolvedSuite, _format_validation_error
 
 log = logging.getLogger(__name__)
@@ -51,10 +54,25 @@ class ComponentSpec:
     kind: str
     name: str
     options: dict[str, Any]
+    version: str = ""
 
     @property
     def cache_key(self) -> str:
         return json.dumps([self.kind, self.name, self.options], sort_keys=True, default=str)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of what this component computes: name, options and code version.
+
+        Stored in every record, so a re-run reuses a clip or a score only when it was made
+        the same way (changing a metric's options recomputes it, never relabels old values).
+        """
+        return _digest([self.cache_key, self.version])
+
+
+def _digest(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha1(blob).hexdigest()[:12]
 
 
 @dataclasses.dataclass
@@ -98,7 +116,7 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise ConfigError(f"{where} ({entry.key}): {problems[0]}{more}")
-        generators[entry.key] = ComponentSpec("generator", entry.name, options)
+        generators[entry.key] = ComponentSpec("generator", entry.name, options, cls.version)
         generator_info[entry.key] = instance.info()
 
     clip_metrics: dict[str, ComponentSpec] = {}
@@ -108,7 +126,7 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
         where = f"{label}: metrics[{i}]"
         cls = _load("metric", entry.name, f"{where}.name")
         options = _validate_options(cls, entry.options, base_dir, f"{where}.options")
-        spec = ComponentSpec("metric", entry.name, options)
+        spec = ComponentSpec("metric", entry.name, options, cls.version)
         if cls.scope == "set":
             if getattr(cls, "needs_reference", True) and suite.reference is None:
                 raise ConfigError(f"{where}: metric '{entry.name}' needs a 'reference:' set")
@@ -116,9 +134,21 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
         else:
             clip_metrics[entry.name] = spec
         metric_info[entry.name] = cls(**options).info()
+    _refuse_name_collisions(label, [p.id or "" for p in resolved.prompts], "prompt id")
+    _refuse_name_collisions(label, list(generators), "generator label")
     probes = {p.id or "": p.probe for p in resolved.prompts}
     return Plan(resolved, generators, generator_info, clip_metrics, set_metrics, metric_info,
                 requests, probes)
+
+
+def _refuse_name_collisions(label: str, names: list[str], what: str) -> None:
+    """Two names that map to one file name would overwrite each other's clips or summary."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(safe_name(name), name)
+        if other != name:
+            raise ConfigError(f"{label}: {what}s '{other}' and '{name}' map to the same file "
+                              f"name '{safe_name(name)}'; rename one")
 
 
 def _load(kind: registry.Kind, name: str, where: str) -> type:
@@ -159,8 +189,10 @@ class GenerateTask:
     generator_label: str
     generator: ComponentSpec
     requests: tuple[GenerationRequest, ...]
-    clip_paths: tuple[str, ...]  # absolute destination per request (extension may change)
+    clip_paths: tuple[str, ...]  # destination per request, relative to root (ext may change)
     crf: int
+    root: str  # the run folder
+    fingerprint: str  # generator identity + video settings, stored in every record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,13 +214,17 @@ def run_generate_task(task: GenerateTask) -> list[dict[str, Any]]:
         return [_gen_record(task, r, None, 0.0, exc) for r in task.requests]
 
     records: list[dict[str, Any]] = []
-    pending = list(zip(task.requests, task.clip_paths))
-    sources = [gen.source_file(r) for r, _ in pending]
+    root = Path(task.root)
+    pending = [(r, root / p) for r, p in zip(task.requests, task.clip_paths)]
+    try:
+        sources = [gen.source_file(r) for r, _ in pending]
+    except Exception as exc:  # noqa: BLE001 - e.g. a file vanished after the plan was checked
+        return [_gen_record(task, r, None, 0.0, exc) for r in task.requests]
     if all(src is not None for src in sources):
         for (request, dest), src in zip(pending, sources):
             start = time.perf_counter()
             try:
-                target = Path(dest).with_suffix(Path(src).suffix.lower())  # type: ignore[arg-type]
+                target = dest.with_suffix(Path(src).suffix.lower())  # type: ignore[arg-type]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_name(f".{target.name}.part")
                 shutil.copyfile(src, tmp)  # type: ignore[arg-type]
@@ -236,10 +272,12 @@ def _gen_record(task: GenerateTask, request: GenerationRequest, path: Path | Non
         "sample": request.sample,
         "seed": request.seed,
         "status": "ok" if error is None else "error",
+        "spec": task.fingerprint,
         "time_s": round(seconds, 6),
     }
     if path is not None:
-        record["path"] = str(path)
+        record["path"] = path.relative_to(task.root).as_posix()
+        record["size_bytes"] = path.stat().st_size
     if clip is not None:
         record.update(frames=clip.num_frames, height=clip.height, width=clip.width, fps=clip.fps)
     if error is not None:
@@ -273,24 +311,32 @@ def run_score_task(task: ScoreTask) -> list[dict[str, Any]]:
         try:
             metric: Metric = _instance(spec)
             values = metric.score(clip, context)  # type: ignore[attr-defined]
-            _check_values(spec.name, values, metric.primary)
-            records.append({**base, "metric": spec.name, "status": "ok", "values": values,
+            values = _check_values(spec.name, values, metric.primary)
+            records.append({**base, "metric": spec.name, "spec": spec.fingerprint,
+                            "status": "ok", "values": values,
                             "time_s": round(time.perf_counter() - start, 6)})
         except Exception as exc:  # noqa: BLE001
-            records.append({**base, "metric": spec.name, "status": "error",
-                            "error": _describe(exc)})
+            records.append({**base, "metric": spec.name, "spec": spec.fingerprint,
+                            "status": "error", "error": _describe(exc)})
     return records
 
 
-def _check_values(name: str, values: Any, primary: str) -> None:
-    """A metric must return its primary value and no NaN: never a silent default."""
+def _check_values(name: str, values: Any, primary: str) -> dict[str, Any]:
+    """The values as plain JSON types; a missing primary value or a NaN anywhere is an error
+    of this metric on this clip (never a silent default, never a crash of the whole run)."""
     if not isinstance(values, dict):
         raise TypeError(f"metric '{name}' returned {type(values).__name__}, expected a dict")
     if primary and primary not in values:
         raise ValueError(f"metric '{name}' did not return its primary value '{primary}'")
-    for key, value in values.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"metric '{name}' returned a non-finite value for '{key}'")
+    try:
+        return json.loads(json.dumps(values, allow_nan=False, default=json_default))
+    except ValueError:
+        bad = [k for k, v in values.items()
+               if isinstance(v, (float, np.floating)) and not math.isfinite(float(v))]
+        where = f" for '{bad[0]}'" if bad else ""
+        raise ValueError(f"metric '{name}' returned a non-finite value{where}") from None
+    except TypeError as exc:
+        raise TypeError(f"metric '{name}' returned a value JSON cannot hold: {exc}") from None
 
 
 def _describe(exc: BaseException) -> str:
@@ -344,6 +390,7 @@ def run_suite(
         "command": sys.argv,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    _refuse_conflicting_clips(plan, store)
     store.open(run_info)
     executor = executor or make_executor(suite.executor.kind, suite.executor.workers)
     report = RunReport(store.root)
@@ -359,26 +406,69 @@ def run_suite(
     return report
 
 
+def _generation_fingerprint(plan: Plan, label: str) -> str:
+    """What makes a clip: the generator's identity and the video settings it is stored with."""
+    return _digest([plan.generators[label].fingerprint, plan.resolved.suite.video.crf])
+
+
+def _refuse_conflicting_clips(plan: Plan, store: RunStore) -> None:
+    """Refuse, before writing anything, a folder whose clips were made another way.
+
+    A run may be extended (more prompts, more samples, other metrics), but a clip already on
+    disk for the same (generator, prompt, sample) with another seed or other generator options
+    would be silently mixed with the new ones.
+    """
+    done = store.generations()
+    if not done:
+        return
+    for label in plan.generators:
+        fingerprint = _generation_fingerprint(plan, label)
+        for request in plan.requests:
+            record = done.get((label, request.prompt_id, request.sample))
+            if not record or record["status"] != "ok":
+                continue
+            if record.get("seed") != request.seed or record.get("spec") != fingerprint:
+                what = "seed" if record.get("seed") != request.seed else "generator options"
+                raise ConfigError(
+                    f"output folder '{store.root}' holds a clip of {label} / '{request.prompt}' "
+                    f"#{request.sample} made with another {what}; use --out to choose "
+                    "another folder"
+                )
+
+
+def _save(records: list[dict[str, Any]], append: Any, report: RunReport, kind: str) -> None:
+    """Append work records and count them; failures are logged with their message."""
+    for record in records:
+        append(record)
+        ok = record["status"] == "ok"
+        field = f"{kind}_{'made' if ok else 'failed'}"
+        setattr(report, field, getattr(report, field) + 1)
+        if not ok:
+            what = record.get("metric", "generate")
+            log.error("%s %s / %s #%d: %s", what, record["generator"], record["prompt"],
+                      record["sample"], record["error"])
+
+
 def _generate(plan: Plan, store: RunStore, executor: Executor, report: RunReport,
               progress: bool) -> None:
     done = store.generations()
     tasks: list[GenerateTask] = []
     crf = plan.resolved.suite.video.crf
     for label, spec in plan.generators.items():
+        fingerprint = _generation_fingerprint(plan, label)
         missing = []
         for request in plan.requests:
             record = done.get((label, request.prompt_id, request.sample))
-            if record and record["status"] == "ok" and Path(record["path"]).is_file():
+            if record and record["status"] == "ok" and store.clip_file(record).is_file():
                 report.clips_reused += 1
             else:
                 missing.append(request)
         batch = max(1, int(getattr(registry.load("generator", spec.name), "batch_size", 1)))
         for i in range(0, len(missing), batch):
             chunk = tuple(missing[i: i + batch])
-            paths = tuple(
-                str(store.root / store.clip_relpath(label, r.prompt_id, r.sample)) for r in chunk
-            )
-            tasks.append(GenerateTask(label, spec, chunk, paths, crf))
+            paths = tuple(store.clip_relpath(label, r.prompt_id, r.sample) for r in chunk)
+            tasks.append(GenerateTask(label, spec, chunk, paths, crf, str(store.root),
+                                      fingerprint))
     total = sum(len(t.requests) for t in tasks)
     if report.clips_reused:
         log.info("reusing %d clips already on disk", report.clips_reused)
@@ -386,14 +476,7 @@ def _generate(plan: Plan, store: RunStore, executor: Executor, report: RunReport
         return
     with _progress(total, "generate", progress) as bar:
         for _task, records in executor.map(run_generate_task, tasks):
-            for record in records:
-                store.add_generation(record)
-                if record["status"] == "ok":
-                    report.clips_made += 1
-                else:
-                    report.clips_failed += 1
-                    log.error("%s / %s #%d: %s", record["generator"], record["prompt"],
-                              record["sample"], record["error"])
+            _save(records, store.add_generation, report, "clips")
             bar.update(len(records))
 
 
@@ -412,71 +495,68 @@ def _score(plan: Plan, store: RunStore, executor: Executor, report: RunReport,
             missing = []
             for name, spec in plan.clip_metrics.items():
                 result = done.get((label, request.prompt_id, request.sample, name))
-                if result and result["status"] == "ok":
+                if result and result["status"] == "ok" and result.get("spec") == spec.fingerprint:
                     report.scores_reused += 1
                 else:
                     missing.append(spec)
             if missing:
-                tasks.append(ScoreTask(label, request, record["path"], tuple(missing),
-                                       plan.probes.get(request.prompt_id)))
+                tasks.append(ScoreTask(label, request, str(store.clip_file(record)),
+                                       tuple(missing), plan.probes.get(request.prompt_id)))
     if report.scores_reused:
         log.info("reusing %d scores already on disk", report.scores_reused)
     if not tasks:
         return
     with _progress(len(tasks), "score", progress) as bar:
         for _task, records in executor.map(run_score_task, tasks):
-            for record in records:
-                store.add_result(record)
-                if record["status"] == "ok":
-                    report.scores_made += 1
-                else:
-                    report.scores_failed += 1
-                    log.error("%s %s / %s #%d: %s", record["metric"], record["generator"],
-                              record["prompt"], record["sample"], record["error"])
+            _save(records, store.add_result, report, "scores")
             bar.update(1)
 
 
 def _score_sets(plan: Plan, store: RunStore, report: RunReport, progress: bool) -> None:
-    """Set metrics (FVD-like): one result per generator against the reference set."""
+    """Set metrics (FVD-like): one result per generator against the reference set.
+
+    A stored result is reused only when its inputs are the same: the metric, the reference
+    spec, and the exact list of this plan's clips (a clip regenerated after a failure, or a
+    run extended with more prompts, recomputes it).
+    """
     if not plan.set_metrics:
         return
     from evalkit.video import read_video
 
     done = store.results()
-    todo = [
-        (label, name, spec)
-        for label in plan.generators
-        for name, spec in plan.set_metrics.items()
-        if done.get((label, SET_PROMPT_ID, -1, name), {}).get("status") != "ok"
-    ]
-    report.scores_reused += len(plan.generators) * len(plan.set_metrics) - len(todo)
+    gens = store.generations()
+    reference_spec = plan.resolved.suite.reference
+    ref_json = reference_spec.model_dump(mode="json") if reference_spec else None
+    todo = []
+    for label in plan.generators:
+        records = [gens.get((label, r.prompt_id, r.sample)) for r in plan.requests]
+        clips = [r for r in records if r and r["status"] == "ok"]
+        for name, spec in plan.set_metrics.items():
+            fingerprint = _digest([spec.fingerprint, ref_json, plan.resolved.suite.samples_per_prompt,
+                                   [(r["path"], r.get("spec")) for r in clips]])
+            stored = done.get((label, SET_PROMPT_ID, -1, name), {})
+            if stored.get("status") == "ok" and stored.get("spec") == fingerprint:
+                report.scores_reused += 1
+            else:
+                todo.append((label, name, spec, clips, fingerprint))
     if not todo:
         return
     reference = load_reference(plan)
-    gens = store.generations()
-    for label, name, spec in todo:
-        paths = [
-            r["path"] for (g, _, _), r in sorted(gens.items())
-            if g == label and r["status"] == "ok"
-        ]
+    for label, name, spec, clips, fingerprint in todo:
         base = {"generator": label, "prompt_id": SET_PROMPT_ID, "prompt": "", "sample": -1,
-                "seed": None, "metric": name}
+                "seed": None, "metric": name, "spec": fingerprint}
         start = time.perf_counter()
         try:
             metric = _instance(spec)
             metric.reset()
             metric.update(reference, real=True)
-            metric.update([read_video(p) for p in paths], real=False)
-            values = metric.compute()
-            _check_values(name, values, metric.primary)
+            metric.update([read_video(store.clip_file(r)) for r in clips], real=False)
+            values = _check_values(name, metric.compute(), metric.primary)
             record = {**base, "status": "ok", "values": values,
                       "time_s": round(time.perf_counter() - start, 6)}
-            report.scores_made += 1
         except Exception as exc:  # noqa: BLE001
             record = {**base, "status": "error", "error": _describe(exc)}
-            report.scores_failed += 1
-            log.error("%s %s: %s", name, label, record["error"])
-        store.add_result(record)
+        _save([record], store.add_result, report, "scores")
 
 
 def load_reference(plan: Plan) -> list[Any]:
@@ -512,27 +592,35 @@ def write_summary(plan: Plan, store: RunStore, label: str, run_info: dict[str, A
     wanted = {(r.prompt_id, r.sample) for r in plan.requests}
     gens = [r for r in gens if (r["prompt_id"], int(r["sample"])) in wanted]
     ok = [r for r in gens if r["status"] == "ok"]
-    results = store.results()
+    # Only this plan's items, scored by this plan's metric settings: a run folder extended
+    # with more prompts or re-scored with other options keeps the other lines for the record.
+    wanted_results = wanted | {(SET_PROMPT_ID, -1)}
+    results = {
+        key: r for key, r in store.results().items()
+        if key[0] == label and (key[1], key[2]) in wanted_results
+    }
     metrics: dict[str, Any] = {}
     for name in [*plan.clip_metrics, *plan.set_metrics]:
-        spec = plan.clip_metrics.get(name) or plan.set_metrics[name]
-        metric = _instance(spec)
-        rows = [r for (g, _, _, m), r in results.items() if g == label and m == name]
+        is_set = name in plan.set_metrics
+        spec = plan.set_metrics[name] if is_set else plan.clip_metrics[name]
+        rows = [r for (_, _, _, m), r in results.items() if m == name]
+        if not is_set:
+            rows = [r for r in rows if r.get("spec") == spec.fingerprint]
         values = [r["values"] for r in rows if r["status"] == "ok"]
         entry: dict[str, Any] = {
             **plan.metric_info[name],
             "n": len(values),
             "n_errors": sum(r["status"] != "ok" for r in rows),
         }
-        if name in plan.set_metrics:
+        if is_set:
             entry["value"] = values[-1] if values else None
         else:
-            entry["summary"] = metric.summarize(values) if values else {}
+            entry["summary"] = _instance(spec).summarize(values) if values else {}
         metrics[name] = entry
     gen_times = [float(r.get("time_s", 0.0)) for r in ok]
     score_times: dict[str, float] = {}
-    for (g, _, _, m), r in results.items():
-        if g == label and r["status"] == "ok":
+    for (_, _, _, m), r in results.items():
+        if r["status"] == "ok":
             score_times[m] = score_times.get(m, 0.0) + float(r.get("time_s", 0.0))
     summary = {
         "generator": label,

@@ -3,7 +3,7 @@
 Layout::
 
     RUN_DIR/
-      run.json                  the resolved suite, its hashes, versions, git commit
+      run.json                  the last invocation: resolved suite, hashes, versions, git
       clips/GEN/PROMPT_ID/S.mp4 one clip per (generator, prompt, sample)
       generations.jsonl         one line per clip made (or failed)
       results.jsonl             one line per (generator, prompt, sample, metric)
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import ConfigError
+from evalkit.jsonutil import json_default
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +74,16 @@ class RunStore:
 
     # -- opening ---------------------------------------------------------------------------
     def open(self, run_info: dict[str, Any]) -> None:
-        """Create the folder, or check that an existing one holds the same clips' config.
+        """Create the folder (or reuse an evalkit run folder) and record this invocation.
 
-        A folder whose clips came from other prompts, seeds or generators is refused: mixing
-        them would silently corrupt the results. Metrics may change between invocations
-        (adding a metric scores only what is missing).
+        Whether existing clips may be reused is decided per item by the runner (same seed,
+        same generator options), so a run can be extended with more prompts or samples.
         """
         if self.run_file.exists():
             try:
-                existing = json.loads(self.run_file.read_text())
+                json.loads(self.run_file.read_text())
             except (OSError, json.JSONDecodeError) as exc:
                 raise ConfigError(f"{self.run_file}: unreadable run file ({exc})") from None
-            if existing.get("generation_hash") != run_info["generation_hash"]:
-                raise ConfigError(
-                    f"output folder '{self.root}' holds a run of other prompts, seeds or "
-                    f"generators (generation hash {existing.get('generation_hash')} != "
-                    f"{run_info['generation_hash']}); use --out to choose another folder"
-                )
         elif self.root.exists() and any(self.root.iterdir()):
             raise ConfigError(
                 f"output folder '{self.root}' is not empty and holds no evalkit run; "
@@ -98,12 +92,16 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.run_file, run_info)
 
+    def clip_file(self, record: dict[str, Any]) -> Path:
+        """The clip of a generation record (paths are stored relative to the run folder)."""
+        return self.root / record["path"]
+
     def read_run_info(self) -> dict[str, Any]:
         return json.loads(self.run_file.read_text())
 
     # -- records ---------------------------------------------------------------------------
     def append(self, path: Path, record: dict[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True, allow_nan=False, default=_json_default)
+        line = json.dumps(record, sort_keys=True, allow_nan=False, default=json_default)
         with open(path, "ab+") as fh:
             fh.seek(0, os.SEEK_END)
             if fh.tell() > 0:
@@ -157,17 +155,5 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and a rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=json_default) + "\n")
     os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

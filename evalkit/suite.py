@@ -222,6 +222,7 @@ def load_suite(
     *,
     overrides: Mapping[str, Any] | None = None,
     output: str | Path | None = None,
+    limit: int | None = None,
 ) -> ResolvedSuite:
     """Read, validate and resolve a suite; every problem is a one-line :class:`ConfigError`.
 
@@ -230,6 +231,7 @@ def load_suite(
         overrides: dotted keys to set after reading (``{"samples_per_prompt": 2}``), as CLI
             flags do.
         output: the run folder, overriding the suite's ``output``.
+        limit: use only the first ``limit`` prompts (whatever their source).
     """
     if isinstance(source, Mapping):
         raw, path, base_dir = dict(source), None, Path.cwd()
@@ -248,6 +250,10 @@ def load_suite(
         raise ConfigError(f"{label}: {_format_validation_error(exc, Suite)}") from None
 
     prompts = _resolve_prompts(suite, base_dir, label)
+    if limit is not None:
+        if limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {limit}")
+        prompts = prompts[:limit]
     if suite.reference is not None and suite.reference.path is not None:
         ref_path = suite.reference.path
         if not ref_path.is_absolute():
@@ -278,17 +284,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.0.c`` in nested mappings and lists; a path that cannot exist is a ConfigError."""
     node: Any = raw
     parts = dotted.split(".")
-    for part in parts[:-1]:
+    try:
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
         if isinstance(node, list):
-            node = node[int(part)]
+            node[int(parts[-1])] = value
+        elif isinstance(node, dict):
+            node[parts[-1]] = value
         else:
-            node = node.setdefault(part, {})
-    if isinstance(node, list):
-        node[int(parts[-1])] = value
-    else:
-        node[parts[-1]] = value
+            raise TypeError
+    except (IndexError, ValueError, TypeError, AttributeError):
+        raise ConfigError(f"--set {dotted}: no such key in the suite") from None
 
 
 def _resolve_prompts(suite: Suite, base_dir: Path, label: str) -> list[PromptItem]:

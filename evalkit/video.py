@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.clip import Clip
+from evalkit.jsonutil import json_default
 from evalkit.errors import EvalkitError
 
 __all__ = [
@@ -702,7 +703,7 @@ def write_video(
     payload = {_TAG_KEY: {"version": _TAG_VERSION, "fps": clip.fps,
                           "num_frames": clip.num_frames, "metadata": clip.metadata}}
     try:
-        comment = json.dumps(payload, default=_json_default, ensure_ascii=False)
+        comment = json.dumps(payload, default=json_default, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"clip.metadata is not JSON-serialisable: {exc}") from exc
 
@@ -754,17 +755,6 @@ def _fps_to_fraction(fps: float) -> fractions.Fraction:
     """A small rational for the container's frame rate: 8 -> 8/1, 29.97 -> 2997/100,
     30000/1001 (as a float) -> 30000/1001. The exact float also goes in our tag."""
     return fractions.Fraction(fps).limit_denominator(1001)
-
-
-def _json_default(value: Any) -> Any:
-    """Make common non-JSON types JSON-able (numpy scalars and arrays, paths)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"value {value!r} of type {type(value).__name__} is not JSON-serialisable")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from evalkit.clip import Clip
 from evalkit.errors import ConfigError
 from evalkit.generators.base import GenerationRequest
 from evalkit.generators.world import WorldGenerator
-from evalkit.metrics.base import SetMetric
+from evalkit.metrics.base import ClipMetric, SetMetric
 from evalkit.runner import run_suite
 from evalkit.store import read_jsonl
 from evalkit.suite import load_suite
@@ -165,10 +165,45 @@ def test_adding_a_metric_scores_only_that_metric(in_tmp: Path) -> None:
     assert report.scores_made == 6 and report.scores_reused == 6
 
 
-def test_other_generation_config_is_refused(in_tmp: Path) -> None:
+def test_clips_made_another_way_are_refused(in_tmp: Path) -> None:
     run_suite(load_suite(SUITE), progress=False)
-    with pytest.raises(ConfigError, match="other prompts, seeds or generators"):
+    with pytest.raises(ConfigError, match=r"holds a clip of world / 'a red ball falls from the "
+                                          r"upper left' #0 made with another seed"):
         run_suite(load_suite({**SUITE, "seed": 7}), progress=False)
+    other = {**SUITE, "generators": [{"name": "world", "options": {"height": 96, "width": 96}}]}
+    with pytest.raises(ConfigError, match="made with another generator options"):
+        run_suite(load_suite(other), progress=False)
+    with pytest.raises(ConfigError, match="made with another generator options"):
+        run_suite(load_suite({**SUITE, "video": {"crf": 30}}), progress=False)
+
+
+def test_a_run_can_be_extended(in_tmp: Path) -> None:
+    """A smoke test with --limit and fewer samples grows into the full run, reusing clips."""
+    small = run_suite(load_suite({**SUITE, "samples_per_prompt": 1}, limit=1), progress=False)
+    assert small.clips_made == 1
+    full = run_suite(load_suite(SUITE), progress=False)
+    assert (full.clips_made, full.clips_reused) == (5, 1)
+    assert (full.scores_made, full.scores_reused) == (10, 2)
+    assert full.summaries["world"]["n_clips"] == 6
+    assert full.summaries["world"]["metrics"]["temporal_flickering"]["n"] == 6
+
+
+def test_changed_metric_options_recompute_not_relabel(in_tmp: Path) -> None:
+    one = {**SUITE, "metrics": [{"name": "motion_magnitude", "options": {"levels": 1}}]}
+    run_suite(load_suite(one), progress=False)
+    four = {**SUITE, "metrics": [{"name": "motion_magnitude", "options": {"levels": 4}}]}
+    report = run_suite(load_suite(four), progress=False)
+    assert report.scores_made == 6 and report.scores_reused == 0
+    assert report.summaries["world"]["metrics"]["motion_magnitude"]["n"] == 6
+    again = run_suite(load_suite(four), progress=False)
+    assert again.scores_made == 0 and again.scores_reused == 6
+
+
+def test_moved_run_folder_reuses_its_clips(in_tmp: Path) -> None:
+    run_suite(load_suite(SUITE, output="before"), progress=False)
+    (in_tmp / "before").rename(in_tmp / "after")
+    report = run_suite(load_suite(SUITE, output="after"), progress=False)
+    assert report.clips_made == 0 and report.clips_reused == 6 and report.scores_made == 0
 
 
 def test_nothing_written_on_config_errors(in_tmp: Path) -> None:
@@ -267,3 +302,53 @@ def test_process_pool_gives_the_same_results(in_tmp: Path) -> None:
         return {(r["prompt_id"], r["sample"], r["metric"]): r["values"]
                 for r in lines(run / "results.jsonl")}
     assert values(serial.output_dir) == values(pooled.output_dir)
+
+
+class NumpyNanMetric(ClipMetric):
+    """Returns a numpy NaN on every other clip: an error for that clip, not a crash."""
+
+    name = "numpy_nan"
+    primary = "value"
+    calls: ClassVar[int] = 0
+
+    def score(self, clip: Clip, context: Any) -> dict[str, Any]:
+        NumpyNanMetric.calls += 1
+        value = np.float32("nan") if NumpyNanMetric.calls % 2 else np.float32(1.5)
+        return {"value": value, "curve": np.arange(3)}
+
+
+def test_non_finite_values_fail_the_item_not_the_run(in_tmp: Path) -> None:
+    registry.register("metric", "numpy_nan", NumpyNanMetric)
+    try:
+        report = run_suite(load_suite({**SUITE, "metrics": [{"name": "numpy_nan"}]}),
+                           progress=False)
+    finally:
+        registry.unregister("metric", "numpy_nan")
+    assert (report.scores_made, report.scores_failed) == (3, 3)
+    records = lines(report.output_dir / "results.jsonl")
+    ok = [r for r in records if r["status"] == "ok"]
+    assert ok[0]["values"] == {"value": 1.5, "curve": [0, 1, 2]}  # numpy made plain JSON
+    failed = [r for r in records if r["status"] == "error"]
+    assert "non-finite value for 'value'" in failed[0]["error"]
+
+
+def test_names_that_collide_on_disk_are_refused(in_tmp: Path) -> None:
+    suite = {**SUITE, "generators": [{"name": "world", "label": "my model"},
+                                     {"name": "world", "label": "my_model"}]}
+    with pytest.raises(ConfigError, match="map to the same file name 'my_model'"):
+        run_suite(load_suite(suite), progress=False)
+
+
+def test_set_metric_recomputed_when_its_clips_change(in_tmp: Path) -> None:
+    registry.register("metric", "brightness_gap", MeanBrightnessGap)
+    try:
+        suite = {**SUITE, "metrics": [{"name": "brightness_gap"}], "reference": {"kind": "world"}}
+        first = run_suite(load_suite(suite, limit=2), progress=False)
+        assert first.summaries["world"]["metrics"]["brightness_gap"]["value"]["n_fake"] == 4
+        second = run_suite(load_suite(suite), progress=False)
+        assert second.scores_made == 1
+        assert second.summaries["world"]["metrics"]["brightness_gap"]["value"]["n_fake"] == 6
+        third = run_suite(load_suite(suite), progress=False)
+        assert third.scores_made == 0 and third.scores_reused == 1
+    finally:
+        registry.unregister("metric", "brightness_gap")

@@ -101,3 +101,19 @@ def test_missing_and_invalid_yaml(tmp_path: Path) -> None:
     bad.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_suite(bad)
+
+
+def test_limit_applies_to_every_prompt_source(tmp_path: Path) -> None:
+    assert len(load_suite(write(tmp_path, BASE), limit=1).prompts) == 1
+    inline = {**BASE, "prompts": {"inline": BASE["prompts"]}}
+    assert len(load_suite(write(tmp_path, inline), limit=1).prompts) == 1
+    builtin = {**BASE, "prompts": {"builtin": "physics-basic"}}
+    assert len(load_suite(builtin, limit=5).prompts) == 5
+    with pytest.raises(ConfigError, match="--limit must be at least 1"):
+        load_suite(write(tmp_path, BASE), limit=0)
+
+
+@pytest.mark.parametrize("dotted", ["generators.3.name", "name.x", "generators.x.name"])
+def test_bad_set_paths_are_one_line_errors(tmp_path: Path, dotted: str) -> None:
+    with pytest.raises(ConfigError, match=f"--set {dotted}: no such key"):
+        load_suite(write(tmp_path, BASE), overrides={dotted: 1})

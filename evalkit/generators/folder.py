@@ -125,7 +125,10 @@ def _read_mapping(path: Path) -> list[tuple[str, str, int]]:
         for row in reader:
             rows.append((row["file"], row["prompt"], int(row.get("sample") or 0)))
         return rows
-    data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError):
+        raise ValueError(f"mapping '{path}' is not valid JSON/YAML") from None
     if isinstance(data, dict):
         return [(str(f), str(p), 0) for f, p in data.items()]
     if isinstance(data, list):
