@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     from evalkit.metrics.fvd_cli import add_fvd_command
 
     add_fvd_command(sub)
+    from detectors.cli import add_detector_commands
+
+    add_detector_commands(sub)
     from app.cli import add_leaderboard_command
 
     add_leaderboard_command(sub)

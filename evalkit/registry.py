@@ -50,6 +50,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "clip_score": "evalkit.metrics.clip_score:ClipScore",
         "alignment": "evalkit.metrics.evaluator:Alignment",
         "r_precision": "evalkit.metrics.evaluator:RPrecision",
+        "detector": "detectors.metric:DetectorMetric",
     },
 }
 

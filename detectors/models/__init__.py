@@ -1,0 +1,1 @@
+"""Detector and fake-maker models, one per file."""

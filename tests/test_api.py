@@ -1,0 +1,161 @@
+"""The moderation API (detectors.api): responses, limits, auth, concurrency."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+torch = pytest.importorskip("torch")
+
+from fastapi.testclient import TestClient
+
+from detectors.api import Settings, create_app
+from detectors.detector import Detector
+from detectors.fusion import PlattFusion
+from detectors.models.spatial import SPATIAL_CONFIGS, SpatialResidualCNN
+from detectors.models.temporal import TEMPORAL_CONFIGS, TemporalResidual3D
+from evalkit.provenance import mark_clip
+from evalkit.video import write_video
+from evalkit.world import render, sample_scene
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    torch.manual_seed(0)
+    return Detector(SpatialResidualCNN(SPATIAL_CONFIGS["SRes-XS"]),
+                    TemporalResidual3D(TEMPORAL_CONFIGS["TRes3D-S"]),
+                    PlattFusion([1.0, 1.0], 0.0), version="tiny-test")
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("api")
+    clip = render(sample_scene(np.random.default_rng(0)), seed=0).clip
+    write_video(folder / "plain.mp4", clip)
+    write_video(folder / "marked.mp4", mark_clip(clip, generator="ref", version="1",
+                                                 payload=0xCAFE))
+    data = {name: (folder / f"{name}.mp4").read_bytes() for name in ("plain", "marked")}
+    data["truncated"] = data["plain"][: len(data["plain"]) // 2]
+    data["text"] = b"hello, I am not a video\n" * 10
+    return data
+
+
+def _client(detector: Detector, **settings: object) -> TestClient:
+    return TestClient(create_app(Settings(**settings), detector=detector))
+
+
+def _post(client: TestClient, content: bytes, name: str = "v.mp4", **kw: object):
+    return client.post("/v1/detect", files={"file": (name, io.BytesIO(content), "video/mp4")},
+                       **kw)
+
+
+def test_health_and_models(detector: Detector) -> None:
+    client = _client(detector)
+    assert client.get("/healthz").json()["status"] == "ok"
+    models = client.get("/v1/models").json()["models"]
+    assert models[0]["model_version"] == "tiny-test"
+
+
+def test_detect_plain_and_marked(detector: Detector, videos: dict[str, bytes]) -> None:
+    client = _client(detector)
+    r = _post(client, videos["plain"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) >= {"model_version", "ai_generated_probability", "label", "thresholds",
+                         "segments", "provenance", "timing"}
+    assert 0 <= body["ai_generated_probability"] <= 1
+    assert body["label"] in ("ai_generated", "not_ai_generated", "inconclusive")
+    assert body["segments"][0]["start_s"] == 0.0 and body["segments"][-1]["end_s"] == 2.0
+    assert body["provenance"]["metadata_label"] is None
+    assert body["provenance"]["watermark"]["detected"] is False
+    marked = _post(client, videos["marked"]).json()["provenance"]
+    assert marked["metadata_label"]["generator"] == "ref"
+    assert marked["watermark"]["detected"] and marked["watermark"]["payload"] == "0x0000cafe"
+    assert marked["watermark"]["p_value"] < 1e-6
+
+
+def test_thresholds_drive_the_label(detector: Detector, videos: dict[str, bytes]) -> None:
+    low = _post(_client(detector, not_ai_generated_below=0.0, ai_generated_at_or_above=0.0),
+                videos["plain"]).json()
+    assert low["label"] == "ai_generated"
+    high = _post(_client(detector, not_ai_generated_below=1.0, ai_generated_at_or_above=1.0),
+                 videos["plain"]).json()
+    assert high["label"] == "not_ai_generated"
+
+
+@pytest.mark.parametrize("kind,status", [("text", 415), ("truncated", 422)])
+def test_bad_inputs_get_4xx_with_message(detector: Detector, videos: dict[str, bytes],
+                                         kind: str, status: int) -> None:
+    r = _post(_client(detector), videos[kind], name="../../etc/passwd")
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    assert "passwd" in detail and "/tmp" not in detail and "etc/" not in detail
+
+
+def test_empty_and_missing_upload(detector: Detector) -> None:
+    client = _client(detector)
+    assert _post(client, b"").status_code == 415
+    assert client.post("/v1/detect").status_code == 422
+    assert client.post("/v1/detect", data={"file": "/etc/passwd"}).status_code == 422
+
+
+def test_limits(detector: Detector, videos: dict[str, bytes]) -> None:
+    r = _post(_client(detector, max_upload_bytes=1000), videos["plain"] * 100)
+    assert r.status_code == 413
+    r = _post(_client(detector, max_frames=4), videos["plain"])
+    assert r.status_code == 422 and "max_frames" in r.json()["detail"]
+    r = _post(_client(detector, max_duration_s=0.5), videos["plain"])
+    assert r.status_code == 422 and "max_duration_s" in r.json()["detail"]
+
+
+def test_api_key(detector: Detector, videos: dict[str, bytes]) -> None:
+    client = _client(detector, api_key="s3cret")
+    assert _post(client, videos["plain"]).status_code == 401
+    assert _post(client, videos["plain"],
+                 headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/v1/models").status_code == 401
+    assert client.get("/healthz").status_code == 200
+    ok = _post(client, videos["plain"], headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+
+
+def test_concurrent_requests(detector: Detector, videos: dict[str, bytes]) -> None:
+    client = _client(detector)
+    single = _post(client, videos["plain"]).json()["ai_generated_probability"]
+    kinds = ["plain", "marked", "text", "plain"] * 3
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda k: (k, _post(client, videos[k])), kinds))
+    for kind, r in responses:
+        assert r.status_code == (415 if kind == "text" else 200)
+        if kind == "plain":
+            assert r.json()["ai_generated_probability"] == pytest.approx(single, abs=1e-6)
+    assert client.get("/healthz").status_code == 200
+
+
+def test_settings_validation() -> None:
+    with pytest.raises(ValueError):
+        Settings(not_ai_generated_below=0.8, ai_generated_at_or_above=0.2)
+
+
+def test_chunked_upload_without_length_is_cut_off(detector: Detector) -> None:
+    client = _client(detector, max_upload_bytes=1000)
+    boundary = "xyz"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"a.mp4\"\r\nContent-Type: video/mp4\r\n\r\n").encode()
+
+    def body():
+        yield head
+        for _ in range(200):
+            yield b"\0" * 1024
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = client.post("/v1/detect", content=body(),
+                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 413
+    assert client.get("/healthz").status_code == 200
