@@ -34,6 +34,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
     "generator": {
         "world": "evalkit.generators.world:WorldGenerator",
         "folder": "evalkit.generators.folder:FolderGenerator",
+        "reference": "generator.plugin:ReferenceGenerator",
     },
     "metric": {
         "temporal_flickering": "evalkit.metrics.flicker:TemporalFlickering",

@@ -1,0 +1,420 @@
+"""Training: the VAE, then the diffusion transformer on its latents, then the decoder; resumable.
+
+``generator train --config generator/configs/v1.yaml`` runs three stages into the config's
+``out`` folder::
+
+    out/vae.pt          stage 1: VAE (model, optimiser, step, latent statistics)
+    out/dit.pt          stage 2: DiT (model, EMA, optimiser, step) on the frozen VAE's latents
+    out/vae_decoder.pt  stage 3: the decoder fine-tuned alone (encoder frozen: same latents)
+    out/train.log       log lines;  out/metrics.jsonl  one JSON line per logged step
+    out/grids/*.png     sample grids (rows: clips; columns: every other frame)
+
+Stages 2 and 3 depend only on stage 1, so they may also run at the same time in two processes.
+Interrupt at any time and run the same command again: each stage resumes from its last
+checkpoint, and new training clips are a pure function of ``(seed, step)`` (the DiT's replay
+buffer is refilled on resume). When all stages are done the EMA DiT, the VAE and the latent
+statistics are exported to ``config.export`` (the shipped checkpoint). A stage stopped by
+``dit.max_minutes`` resumes on the next run; set ``dit.steps`` to the step reached to export.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from generator.config import TrainConfig
+from generator.data import batches, to_tensor, to_uint8
+from generator.vae import VAE_models, VideoVAE
+
+log = logging.getLogger(__name__)
+
+__all__ = ["train", "train_vae", "finetune_decoder", "train_dit", "export", "object_mask"]
+
+
+#################################################################################
+#                                    Helpers                                    #
+#################################################################################
+
+
+def _setup_logging(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == (out / "train.log").resolve()
+               for h in root.handlers):
+        fh = logging.FileHandler(out / "train.log")
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(fh)
+    root.setLevel(logging.INFO)
+
+
+def _metrics(out: Path, record: dict[str, Any]) -> None:
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _save(obj: dict[str, Any], path: Path) -> None:
+    """Atomic save (write then rename), so a kill mid-save leaves the previous checkpoint."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def object_mask(x: torch.Tensor, threshold: float = 0.45) -> torch.Tensor:
+    """``(B, 1, T, H, W)`` float: pixels far from their frame's median (background) colour.
+
+    ``x``: ``(B, 3, T, H, W)`` in [-1, 1]. The world's object colours are >= 100 RGB units from
+    every background colour; texture moves a pixel by at most ~40, so 0.45 (57 units) splits them.
+    """
+    med = x.flatten(3).median(dim=3).values[..., None, None]  # (B, 3, T, 1, 1)
+    return ((x - med).abs().amax(dim=1, keepdim=True) > threshold).float()
+
+
+def save_grid(frames: np.ndarray, path: Path, every: int = 2) -> None:
+    """PNG grid of uint8 clips ``(N, T, H, W, 3)``: a row per clip, every ``every``-th frame."""
+    from PIL import Image
+
+    rows = [np.concatenate(list(clip[::every]), axis=1) for clip in frames]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+
+
+#################################################################################
+#                                  Stage 1: VAE                                 #
+#################################################################################
+
+
+def train_vae(cfg: TrainConfig) -> VideoVAE:
+    """Train (or resume) the VAE; returns it in eval mode with ``latent_mean/std`` attached."""
+    out = Path(cfg.out)
+    ckpt_path = out / "vae.pt"
+    c = cfg.vae
+    vae = VAE_models[c.model]()
+    opt = torch.optim.AdamW(vae.parameters(), lr=c.lr, weight_decay=0.0)
+    step = 0
+    stats: dict[str, Any] | None = None
+    if ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        vae.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, stats = ck["step"], ck.get("latent_stats")
+        log.info("vae: resumed at step %d", step)
+    if step >= c.steps and stats is not None:
+        vae.eval().latent_stats = stats  # type: ignore[attr-defined]
+        return vae
+    log.info("vae: %s, %d parameters, %d steps of %d clips",
+             c.model, sum(p.numel() for p in vae.parameters()), c.steps, c.batch_size)
+    vae.train()
+    t0 = time.time()
+    stream = batches(cfg.seed + 1, step, c.batch_size)
+    while step < c.steps:
+        frames, _ = next(stream)
+        x = to_tensor(frames)
+        if c.crop is not None:
+            x = _crops(x, c.crop, np.random.default_rng([cfg.seed, 99, step]))
+        lr = c.lr * 0.5 * (1 + math.cos(math.pi * step / max(1, c.steps)))  # cosine decay
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rec, post = vae(x)
+        rec_loss = vae_recon_loss(rec, x, c.object_weight)
+        kl = post.kl().mean()
+        loss = rec_loss + c.kl_weight * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % c.log_every == 0 or step == c.steps:
+            with torch.no_grad():
+                mse = F.mse_loss(rec.clamp(-1, 1), x).item()
+                psnr = 10 * math.log10(4.0 / max(mse, 1e-12))
+            rec_info = {"stage": "vae", "step": step, "loss": loss.item(), "kl": kl.item(),
+                        "psnr": psnr, "lr": lr, "elapsed_s": time.time() - t0}
+            log.info("vae step %d loss %.5f kl %.3f psnr %.2f dB (%.0f s)", step, loss.item(),
+                     kl.item(), psnr, time.time() - t0)
+            _metrics(out, rec_info)
+        if step % c.ckpt_every == 0 and step < c.steps:
+            _save({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step,
+                   "config": vae.config, "name": c.model, "latent_stats": None}, ckpt_path)
+    # done: fix the latent statistics (the DiT's normalisation) and save for good
+    stats = latent_statistics(vae, cfg.seed)
+    frames, _ = next(batches(cfg.seed + 5, 0, 4))
+    with torch.no_grad():
+        full = vae.decode(vae.encode(to_tensor(frames)).mean)
+    save_grid(np.concatenate([frames, to_uint8(full)]), out / "grids" / f"vae_{step:06d}.png")
+    _save({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step,
+           "config": vae.config, "name": c.model, "latent_stats": stats}, ckpt_path)
+    vae.eval().latent_stats = stats  # type: ignore[attr-defined]
+    return vae
+
+
+def _crops(x: torch.Tensor, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """Random ``size x size`` windows of ``(B, 3, T, H, W)``, 80% of them around an object pixel."""
+    out = []
+    h, w = x.shape[-2:]
+    mask = object_mask(x)[:, 0]  # (B, T, H, W)
+    for i in range(x.shape[0]):
+        ys, xs = torch.nonzero(mask[i].any(0), as_tuple=True)
+        if len(ys) and rng.random() < 0.8:
+            k = int(rng.integers(len(ys)))
+            cy = int(ys[k]) + int(rng.integers(-size // 4, size // 4 + 1))
+            cx = int(xs[k]) + int(rng.integers(-size // 4, size // 4 + 1))
+        else:
+            cy, cx = int(rng.integers(h)), int(rng.integers(w))
+        y0 = min(max(0, cy - size // 2), h - size) // 4 * 4
+        x0 = min(max(0, cx - size // 2), w - size) // 4 * 4
+        out.append(x[i, :, :, y0:y0 + size, x0:x0 + size])
+    return torch.stack(out)
+
+
+def vae_recon_loss(rec: torch.Tensor, x: torch.Tensor, object_weight: float) -> torch.Tensor:
+    """Pixel loss, weighted up on object pixels: ``w * (MSE + 0.1 L1)``."""
+    w = 1.0 + object_weight * object_mask(x)
+    return ((rec - x).pow(2) * w).mean() + 0.1 * ((rec - x).abs() * w).mean()
+
+
+def finetune_decoder(cfg: TrainConfig, vae: VideoVAE) -> VideoVAE:
+    """Stage 1b: train the decoder alone on posterior means (the encoder, hence the latent
+    space the DiT learns, stays fixed). Resumable; checkpoint ``out/vae_decoder.pt``."""
+    out = Path(cfg.out)
+    c = cfg.vae
+    ckpt_path = out / "vae_decoder.pt"
+    stats = vae.latent_stats  # type: ignore[attr-defined]
+    params = [p for n, p in vae.named_parameters() if n.startswith("dec_")]
+    opt = torch.optim.AdamW(params, lr=c.decoder_lr, weight_decay=0.0)
+    step = 0
+    if ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        vae.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        log.info("vae decoder: resumed at step %d", step)
+    if step >= c.decoder_steps:
+        vae.eval().latent_stats = stats  # type: ignore[attr-defined]
+        return vae
+    log.info("vae decoder: fine-tuning %d steps", c.decoder_steps)
+    vae.train()
+    t0 = time.time()
+    stream = batches(cfg.seed + 3, step, c.batch_size)
+    while step < c.decoder_steps:
+        frames, _ = next(stream)
+        x = to_tensor(frames)
+        if c.crop is not None:
+            x = _crops(x, c.crop, np.random.default_rng([cfg.seed, 98, step]))
+        lr = c.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / max(1, c.decoder_steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with torch.no_grad():
+            z = vae.encode(x).mean
+        rec = vae.decode(z)
+        loss = vae_recon_loss(rec, x, c.object_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        if step % c.log_every == 0:
+            mse = F.mse_loss(rec.detach().clamp(-1, 1), x).item()
+            psnr = 10 * math.log10(4.0 / max(mse, 1e-12))
+            log.info("vae decoder step %d loss %.5f psnr %.2f dB (%.0f s)", step, loss.item(),
+                     psnr, time.time() - t0)
+            _metrics(out, {"stage": "vae_decoder", "step": step, "loss": loss.item(),
+                           "psnr": psnr, "lr": lr, "elapsed_s": time.time() - t0})
+        if step % c.ckpt_every == 0 or step == c.decoder_steps:
+            _save({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt_path)
+    frames, _ = next(batches(cfg.seed + 5, 0, 4))
+    with torch.no_grad():
+        full = vae.eval().decode(vae.encode(to_tensor(frames)).mean)
+    save_grid(np.concatenate([frames, to_uint8(full)]), out / "grids" / f"vae_decoder_{step:06d}.png")
+    vae.eval().latent_stats = stats  # type: ignore[attr-defined]
+    return vae
+
+
+@torch.no_grad()
+def latent_statistics(vae: VideoVAE, seed: int, n: int = 128) -> dict[str, list[float]]:
+    """Per-channel mean and std of posterior means on ``n`` training clips (for scaling)."""
+    vae.eval()
+    frames, _ = next(batches(seed + 7, 10**6, n))
+    z = torch.cat([vae.encode(to_tensor(frames[i:i + 16])).mean for i in range(0, n, 16)])
+    mean = z.mean(dim=(0, 2, 3, 4))
+    std = z.std(dim=(0, 2, 3, 4))
+    log.info("vae latent mean %s std %s", mean.tolist(), std.tolist())
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+#################################################################################
+#                                  Stage 2: DiT                                 #
+#################################################################################
+
+
+def _encode_latents(vae: VideoVAE, frames: np.ndarray, stats: dict[str, list[float]]) -> torch.Tensor:
+    """uint8 ``(B, T, H, W, 3)`` -> normalised latents ``(B, z, T/2, H/4, W/4)`` (posterior means)."""
+    with torch.no_grad():
+        z = vae.encode(to_tensor(frames)).mean
+    mean = torch.tensor(stats["mean"]).view(1, -1, 1, 1, 1)
+    std = torch.tensor(stats["std"]).view(1, -1, 1, 1, 1)
+    return (z - mean) / std
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
+
+
+#: Prompts of the sample grids (rows of ``out/grids/dit_*.png``).
+GRID_PROMPTS = (
+    "a red ball falls from the top",
+    "a blue box is thrown to the right from the upper left",
+    "a yellow ball falls from the upper right and bounces on the floor",
+    "a green box moves left across the center on a textured dark background",
+)
+
+
+class _ReplayBuffer:
+    """The last ``size`` encoded training examples (latent, text tokens, mask, pooled)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: list[tuple[torch.Tensor, ...]] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, *tensors: torch.Tensor) -> None:
+        self.items.extend(zip(*tensors))
+        del self.items[: max(0, len(self.items) - self.size)]
+
+    def sample(self, n: int, g: torch.Generator) -> list[torch.Tensor]:
+        idx = torch.randint(len(self.items), (n,), generator=g).tolist()
+        return [torch.stack(parts) for parts in zip(*(self.items[i] for i in idx))]
+
+
+def train_dit(cfg: TrainConfig, vae: VideoVAE) -> torch.nn.Module:
+    """Train (or resume) the DiT on the frozen VAE's latents; returns the EMA model."""
+    from generator.dit import DiT_models
+    from generator.flow import RectifiedFlow, sample_timesteps
+    from generator.text import get_text_encoder
+
+    out = Path(cfg.out)
+    ckpt_path = out / "dit.pt"
+    c = cfg.dit
+    stats = vae.latent_stats  # type: ignore[attr-defined]
+    latent_shape = (vae.z_channels, 8, 16, 16)
+    model = DiT_models[c.model](latent_shape=latent_shape)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    step = 0
+    if ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        log.info("dit: resumed at step %d", step)
+    if step >= c.steps:
+        return ema.eval()
+    text = get_text_encoder()
+    log.info("dit: %s, %d parameters, %d tokens, %d steps of %d clips",
+             c.model, sum(p.numel() for p in model.parameters()), model.num_tokens, c.steps,
+             c.batch_size)
+    model.train()
+    t0 = time.time()
+    stream = batches(cfg.seed + 2, step, c.new_per_step)
+    buffer = _ReplayBuffer(c.buffer_size)
+    while len(buffer) < c.batch_size:  # (re)fill: a resumed run starts with a fresh buffer
+        frames, prompts = next(stream)
+        buffer.add(_encode_latents(vae, frames, stats), *text(prompts))
+
+    def save() -> None:
+        _save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+               "step": step, "config": model.config, "name": c.model}, ckpt_path)
+
+    while step < c.steps:
+        if c.max_minutes is not None and time.time() - t0 > 60 * c.max_minutes:
+            log.info("dit: time limit of %.1f min reached at step %d", c.max_minutes, step)
+            break
+        frames, prompts = next(stream)
+        buffer.add(_encode_latents(vae, frames, stats), *text(prompts))
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        x0, tokens, mask, pooled = buffer.sample(c.batch_size, g)
+        t = sample_timesteps(x0.shape[0], g)
+        noise = torch.randn(x0.shape, generator=g)
+        drop = torch.rand(x0.shape[0], generator=g) < c.drop_text
+        lr = c.lr * min(1.0, (step + 1) / max(1, c.warmup))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = RectifiedFlow.loss(model, x0, t, noise, tokens=tokens, mask=mask, pooled=pooled,
+                                  drop=drop)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+        opt.step()
+        _ema_update(ema, model, min(c.ema, (1 + step) / (10 + step)))
+        step += 1
+        if step % c.log_every == 0:
+            rec = {"stage": "dit", "step": step, "loss": loss.item(), "grad_norm": gnorm, "lr": lr,
+                   "elapsed_s": time.time() - t0}
+            log.info("dit step %d loss %.4f grad %.3f (%.0f s)", step, loss.item(), gnorm,
+                     time.time() - t0)
+            _metrics(out, rec)
+        if step % c.ckpt_every == 0:
+            save()
+        if step % c.sample_every == 0:
+            _sample_grid(ema.eval(), vae, stats, out / "grids" / f"dit_{step:06d}.png", c)
+    save()
+    if not (out / "grids" / f"dit_{step:06d}.png").is_file():
+        _sample_grid(ema.eval(), vae, stats, out / "grids" / f"dit_{step:06d}.png", c)
+    return ema.eval()
+
+
+def _sample_grid(model: torch.nn.Module, vae: VideoVAE, stats: dict[str, list[float]],
+                 path: Path, c) -> None:
+    from generator.pipeline import Pipeline
+
+    pipe = Pipeline(model, vae, stats)
+    frames = pipe.generate(list(GRID_PROMPTS), seeds=list(range(len(GRID_PROMPTS))),
+                           steps=c.sample_steps, guidance=c.guidance)
+    save_grid(frames, path)
+    log.info("dit: sample grid %s", path)
+
+
+#################################################################################
+#                                 Export and entry                              #
+#################################################################################
+
+
+def export(cfg: TrainConfig, vae: VideoVAE, ema: torch.nn.Module, path: str | Path | None = None,
+           meta: dict[str, Any] | None = None) -> Path:
+    """Write the shipped checkpoint: VAE, EMA DiT, latent statistics, names and configs."""
+    from generator.pipeline import save_checkpoint
+
+    path = Path(path or cfg.export)
+    ck_dit = torch.load(Path(cfg.out) / "dit.pt", map_location="cpu", weights_only=False)
+    info = {"name": cfg.name, "dit_steps": ck_dit["step"], "vae_steps": cfg.vae.steps,
+            "train_config": cfg.model_dump(mode="json"), **(meta or {})}
+    save_checkpoint(path, ema, vae, cfg.vae.model, cfg.dit.model,
+                    vae.latent_stats, info)  # type: ignore[attr-defined]
+    log.info("exported %s (%.1f MB)", path, path.stat().st_size / 2**20)
+    return path
+
+
+def train(cfg: TrainConfig, do_export: bool = True) -> Path | None:
+    """Both stages, then the export; safe to re-run (resumes)."""
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    _setup_logging(out)
+    t0 = time.time()
+    vae = train_vae(cfg)
+    ema = train_dit(cfg, vae)
+    vae = finetune_decoder(cfg, vae)
+    log.info("training done in %.0f s (this invocation)", time.time() - t0)
+    return export(cfg, vae, ema) if do_export else None

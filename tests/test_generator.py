@@ -1,0 +1,282 @@
+"""The reference generator: VAE, DiT, flow, text states, data splits, plugin, CLI, training."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from evalkit.generators.base import GenerationRequest
+from generator.data import (
+    combo_of,
+    heldout_combos,
+    heldout_scenes,
+    to_tensor,
+    to_uint8,
+    training_scene,
+)
+from generator.dit import DiT_models, get_3d_sincos_pos_embed
+from generator.flow import RectifiedFlow, euler_sample, timestep_schedule
+from generator.pipeline import DEFAULT_CHECKPOINT, Pipeline, save_checkpoint, untrained_pipeline
+from generator.plugin import ReferenceGenerator
+from generator.vae import VAE_models, CausalConv3d
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised (but non-trivial) checkpoint in the shipped format."""
+    pipe = untrained_pipeline(seed=0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    return save_checkpoint(path, pipe.dit, pipe.vae, "VAE-XS", "DiT-XT/2x4",
+                           {"mean": [0.0] * 4, "std": [1.0] * 4}, {"test": True})
+
+
+# -- VAE -------------------------------------------------------------------------------------
+
+
+def test_vae_shapes() -> None:
+    torch.manual_seed(0)
+    vae = VAE_models["VAE-XS"]().eval()
+    x = torch.rand(1, 3, 16, 64, 64) * 2 - 1
+    with torch.no_grad():
+        post = vae.encode(x)
+        assert post.mean.shape == post.logvar.shape == (1, 4, 8, 16, 16)
+        assert vae.decode(post.mean).shape == (1, 3, 16, 64, 64)
+        assert post.kl().shape == (1,)
+
+
+def test_causal_conv_sees_only_the_past() -> None:
+    torch.manual_seed(0)
+    conv = CausalConv3d(3, 5, (3, 3, 3), stride=(2, 1, 1))
+    x = torch.randn(1, 3, 16, 8, 8)
+    y = x.clone()
+    y[:, :, 8:] = torch.randn_like(y[:, :, 8:])  # change the future only
+    a, b = conv(x), conv(y)
+    assert a.shape == (1, 5, 8, 8, 8)
+    assert torch.equal(a[:, :, :4], b[:, :, :4])  # output k reads input frames 2k-2..2k
+    assert not torch.equal(a[:, :, 4:], b[:, :, 4:])
+
+
+def test_tensor_conversions_round_trip() -> None:
+    frames = np.random.default_rng(0).integers(0, 256, (2, 4, 8, 8, 3), dtype=np.uint8)
+    x = to_tensor(frames)
+    assert x.shape == (2, 3, 4, 8, 8) and x.min() >= -1 and x.max() <= 1
+    assert np.array_equal(to_uint8(x), frames)
+
+
+# -- DiT and flow ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,tokens", [("DiT-XT/2x4", 64), ("DiT-T/1x4", 128), ("DiT-T/2x2", 256)])
+def test_dit_patches_and_adaln_zero(name: str, tokens: int) -> None:
+    model = DiT_models[name]()
+    assert model.num_tokens == tokens
+    x = torch.randn(2, 4, 8, 16, 16)
+    assert torch.equal(model.unpatchify(model.patchify(x)), x)
+    out = model(x, torch.rand(2), torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool),
+                torch.randn(2, 384))
+    assert out.shape == x.shape
+    assert torch.count_nonzero(out) == 0  # adaLN-Zero / zero final layer: starts at exactly 0
+
+
+def test_dit_text_dropout_uses_null_text() -> None:
+    model = untrained_pipeline(seed=1).dit
+    x, t = torch.randn(2, 4, 8, 16, 16), torch.rand(2)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    a = model(x, t, torch.randn(2, 5, 384), mask, torch.randn(2, 384), torch.tensor([True, True]))
+    b = model(x, t, torch.randn(2, 5, 384), mask, torch.randn(2, 384), torch.tensor([True, True]))
+    assert torch.allclose(a, b)  # dropped text: the prompt no longer matters
+
+
+def test_pos_embed_is_unique_per_token() -> None:
+    emb = get_3d_sincos_pos_embed(128, (4, 4, 4))
+    assert emb.shape == (64, 128)
+    assert len({tuple(np.round(r, 6)) for r in emb}) == 64
+
+
+def test_rectified_flow_exact_on_straight_paths() -> None:
+    x0, noise = torch.randn(3, 4), torch.randn(3, 4)
+    t = torch.tensor([0.0, 0.5, 1.0])
+    xt = RectifiedFlow.interpolate(x0, noise, t)
+    assert torch.allclose(xt[0], x0[0]) and torch.allclose(xt[2], noise[2])
+    # the true velocity integrates back to the data in any number of Euler steps
+    out = euler_sample(lambda x, tt: noise - x0, noise, steps=3)
+    assert torch.allclose(out, x0, atol=1e-5)
+    loss = RectifiedFlow.loss(lambda x, tt: noise - x0, x0, torch.rand(3), noise)
+    assert loss.item() == pytest.approx(0.0, abs=1e-10)
+    ts = timestep_schedule(4, shift=3.0)
+    assert ts[0] == 1.0 and ts[-1] == 0.0 and torch.all(ts[1:] < ts[:-1])
+
+
+# -- text ------------------------------------------------------------------------------------
+
+
+def test_text_states_reuse_evaluator_minilm() -> None:
+    from evalkit.metrics.evaluator_model import shared_text_encoder
+    from generator.text import get_text_encoder
+
+    prompts = ["a red ball falls from the top", "a blue box rests at the center"]
+    tokens, mask, pooled = get_text_encoder()(prompts)
+    assert tokens.shape == (2, 32, 384) and mask.shape == (2, 32) and mask[:, 0].all()
+    assert torch.allclose(pooled, shared_text_encoder("cpu")(prompts), atol=1e-5)
+
+
+# -- data splits -----------------------------------------------------------------------------
+
+
+def test_heldout_combinations_never_trained_on() -> None:
+    held = heldout_combos()
+    assert 40 <= len(held) <= 80
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        assert combo_of(training_scene(rng)) not in held
+    scenes = heldout_scenes(16, seed=3)
+    assert len(scenes) == 16 and all(combo_of(s) in held for s in scenes)
+
+
+# -- plugin ----------------------------------------------------------------------------------
+
+
+def test_plugin_same_request_same_bytes(tiny_checkpoint: Path) -> None:
+    gen = ReferenceGenerator(checkpoint=str(tiny_checkpoint), steps=2)
+    a = GenerationRequest("a red ball falls", "p0", 0, seed=5)
+    b = GenerationRequest("a blue box rests at the center", "p1", 0, seed=6)
+    one = gen.generate(a)
+    again = gen.generate(a)
+    pair = gen.generate_batch([b, a])
+    assert one.frames.shape == (16, 64, 64, 3) and one.fps == 8.0
+    assert one.frames.tobytes() == again.frames.tobytes()
+    assert one.frames.tobytes() == pair[1].frames.tobytes()  # independent of the batch
+    other_seed = gen.generate(GenerationRequest("a red ball falls", "p0", 1, seed=7))
+    assert other_seed.frames.tobytes() != one.frames.tobytes()
+    assert one.metadata["seed"] == 5 and one.metadata["generator"] == "reference"
+    assert one.metadata.get("ai_generated") is True
+
+
+def test_plugin_clips_carry_provenance_marks(tiny_checkpoint: Path) -> None:
+    provenance = pytest.importorskip("evalkit.provenance")
+    clip = ReferenceGenerator(checkpoint=str(tiny_checkpoint), steps=2).generate(
+        GenerationRequest("a red ball falls", "p0", 0, seed=1))
+    marks = provenance.read_marks(clip)
+    assert marks["metadata_label"]["generator"] == "reference"
+    assert marks["watermark"]["detected"]
+
+
+def test_plugin_options_and_check(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        ReferenceGenerator(stepz=3)
+    with pytest.raises(ValidationError):
+        ReferenceGenerator(steps=0)
+    gen = ReferenceGenerator(checkpoint=str(tmp_path / "missing.pt"))
+    assert "not found" in gen.check([])[0]
+    assert ReferenceGenerator.batch_size > 1
+
+
+def test_pipeline_rejects_foreign_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "x.pt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ValueError, match="not a reference-generator"):
+        Pipeline.from_checkpoint(path)
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="shipped checkpoint not built yet")
+def test_shipped_checkpoint_loads_and_is_small() -> None:
+    weights = DEFAULT_CHECKPOINT.parent
+    assert sum(f.stat().st_size for f in weights.iterdir() if f.is_file()) <= 40 * 2**20
+    pipe = Pipeline.from_checkpoint(DEFAULT_CHECKPOINT)
+    frames = pipe.generate(["a red ball falls from the top"], [0], steps=2)
+    assert frames.shape == (1, 16, 64, 64, 3) and frames.dtype == np.uint8
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "generator.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("args", [
+    (), ("sample", "a red ball falls", "-o", "x.mp4", "--steps", "0"),
+    ("sample", "a red ball falls", "-o", "x.mp4", "--bogus"),
+    ("sample", "a red ball falls", "-o", "x.txt"),
+    ("train", "--config", "missing.yaml"),
+    ("frobnicate",),
+])
+def test_cli_bad_input_one_line_exit_2(args: tuple[str, ...], tmp_path: Path) -> None:
+    out = _cli(*args, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("generator: error:"), out.stderr
+
+
+def test_cli_sample_writes_video(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from evalkit.video import read_video
+
+    target = tmp_path / "out.mp4"
+    out = _cli("sample", "a red ball falls", "-o", str(target), "--seed", "0", "--steps", "2",
+               "--checkpoint", str(tiny_checkpoint))
+    assert out.returncode == 0, out.stderr
+    clip = read_video(target)
+    assert clip.frames.shape == (16, 64, 64, 3)
+
+
+def test_cli_bad_config_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"vae": {"stepz": 3}}))
+    out = _cli("train", "--config", str(cfg))
+    assert out.returncode == 2 and "vae.stepz" in out.stderr
+
+
+# -- training (tiny, resumable) --------------------------------------------------------------
+
+
+def test_train_tiny_then_resume(tmp_path: Path) -> None:
+    from generator.config import TrainConfig
+    from generator.train import train
+
+    def cfg(dit_steps: int) -> TrainConfig:
+        return TrainConfig.model_validate({
+            "out": str(tmp_path / "run"), "threads": 1, "export": str(tmp_path / "ref.pt"),
+            "vae": {"batch_size": 1, "steps": 2, "log_every": 1, "ckpt_every": 1},
+            "dit": {"model": "DiT-XT/2x4", "batch_size": 2, "steps": dit_steps, "log_every": 1,
+                    "ckpt_every": 1, "sample_every": 100, "sample_steps": 1}})
+
+    train(cfg(1))
+    first = torch.load(tmp_path / "run" / "dit.pt", weights_only=False)
+    assert first["step"] == 1
+    path = train(cfg(2))  # resumes: the VAE is done, the DiT goes on from step 1
+    assert torch.load(tmp_path / "run" / "dit.pt", weights_only=False)["step"] == 2
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "dit: resumed at step 1" in log
+    assert (tmp_path / "run" / "grids").is_dir()
+    pipe = Pipeline.from_checkpoint(path)
+    assert pipe.meta["dit_steps"] == 2
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+def test_evaluation_measures_world_clip_as_perfect() -> None:
+    from evalkit.world import render
+    from generator.evaluate import clip_measures, summarise
+
+    spec = next(s for s in heldout_scenes(8, seed=1) if s.objects[0].motion.value == "freefall")
+    row = clip_measures(render(spec, seed=0).clip, spec, spec.prompt)
+    assert row["tracked"] and row["colour_ok"]
+    assert row["probe"] == "freefall" and row["rel_error_g"] < 0.05
+    grey = render(spec, seed=0).clip
+    blank = type(grey)(np.full_like(grey.frames, 120), grey.fps)
+    empty = clip_measures(blank, spec, spec.prompt)
+    assert not empty["tracked"] and not empty["colour_ok"]
+    summary = summarise([row, empty])
+    assert summary["tracked_rate"] == 0.5 and summary["freefall_n"] == 2
