@@ -120,9 +120,7 @@ def train_vae(cfg: TrainConfig) -> VideoVAE:
         x = to_tensor(frames)
         if c.crop is not None:
             x = _crops(x, c.crop, np.random.default_rng([cfg.seed, 99, step]))
-        lr = c.lr * 0.5 * (1 + math.cos(math.pi * step / max(1, c.steps)))  # cosine decay
-        for g in opt.param_groups:
-            g["lr"] = lr
+        lr = _set_cosine_lr(opt, c.lr, step, c.steps)
         rec, post = vae(x)
         rec_loss = vae_recon_loss(rec, x, c.object_weight)
         kl = post.kl().mean()
@@ -133,9 +131,7 @@ def train_vae(cfg: TrainConfig) -> VideoVAE:
         opt.step()
         step += 1
         if step % c.log_every == 0 or step == c.steps:
-            with torch.no_grad():
-                mse = F.mse_loss(rec.clamp(-1, 1), x).item()
-                psnr = 10 * math.log10(4.0 / max(mse, 1e-12))
+            psnr = _psnr(rec, x)
             rec_info = {"stage": "vae", "step": step, "loss": loss.item(), "kl": kl.item(),
                         "psnr": psnr, "lr": lr, "elapsed_s": time.time() - t0}
             log.info("vae step %d loss %.5f kl %.3f psnr %.2f dB (%.0f s)", step, loss.item(),
@@ -154,6 +150,21 @@ def train_vae(cfg: TrainConfig) -> VideoVAE:
            "config": vae.config, "name": c.model, "latent_stats": stats}, ckpt_path)
     vae.eval().latent_stats = stats  # type: ignore[attr-defined]
     return vae
+
+
+def _set_cosine_lr(opt: torch.optim.Optimizer, base_lr: float, step: int, total: int) -> float:
+    """Cosine decay from ``base_lr`` to 0 over ``total`` steps; sets and returns the rate."""
+    lr = base_lr * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
+    for group in opt.param_groups:
+        group["lr"] = lr
+    return lr
+
+
+def _psnr(rec: torch.Tensor, x: torch.Tensor) -> float:
+    """PSNR in dB of a reconstruction of ``x``, both in [-1, 1] (peak-to-peak range 2)."""
+    with torch.no_grad():
+        mse = F.mse_loss(rec.detach().clamp(-1, 1), x).item()
+    return 10 * math.log10(4.0 / max(mse, 1e-12))
 
 
 def _crops(x: torch.Tensor, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -209,9 +220,7 @@ def finetune_decoder(cfg: TrainConfig, vae: VideoVAE) -> VideoVAE:
         x = to_tensor(frames)
         if c.crop is not None:
             x = _crops(x, c.crop, np.random.default_rng([cfg.seed, 98, step]))
-        lr = c.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / max(1, c.decoder_steps)))
-        for g in opt.param_groups:
-            g["lr"] = lr
+        lr = _set_cosine_lr(opt, c.decoder_lr, step, c.decoder_steps)
         with torch.no_grad():
             z = vae.encode(x).mean
         rec = vae.decode(z)
@@ -222,8 +231,7 @@ def finetune_decoder(cfg: TrainConfig, vae: VideoVAE) -> VideoVAE:
         opt.step()
         step += 1
         if step % c.log_every == 0:
-            mse = F.mse_loss(rec.detach().clamp(-1, 1), x).item()
-            psnr = 10 * math.log10(4.0 / max(mse, 1e-12))
+            psnr = _psnr(rec, x)
             log.info("vae decoder step %d loss %.5f psnr %.2f dB (%.0f s)", step, loss.item(),
                      psnr, time.time() - t0)
             _metrics(out, {"stage": "vae_decoder", "step": step, "loss": loss.item(),
