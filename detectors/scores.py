@@ -24,29 +24,34 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(fpr, tpr, thresholds)`` at every distinct score, from (0, 0) to (1, 1)."""
+def _counts_at_thresholds(labels: np.ndarray, scores: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scores sorted high to low and, at each distinct score used as threshold, how many
+    clips are predicted positive and how many of those are positives.
+
+    Returns ``(thresholds, predicted_positive, true_positive, labels_sorted)``.
+    """
     labels = np.asarray(labels).astype(bool)
     scores = np.asarray(scores, dtype=np.float64)
     order = np.argsort(-scores, kind="mergesort")
     s, y = scores[order], labels[order]
     distinct = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
-    tps = np.cumsum(y)[distinct]
-    fps = (distinct + 1) - tps
+    return s[distinct], distinct + 1, np.cumsum(y)[distinct], y
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fpr, tpr, thresholds)`` at every distinct score, from (0, 0) to (1, 1)."""
+    thresholds, predicted, tps, y = _counts_at_thresholds(labels, scores)
+    fps = predicted - tps
     tpr = np.r_[0.0, tps / max(1, y.sum())]
     fpr = np.r_[0.0, fps / max(1, (~y).sum())]
-    return fpr, tpr, np.r_[np.inf, s[distinct]]
+    return fpr, tpr, np.r_[np.inf, thresholds]
 
 
 def pr_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(precision, recall)`` at every distinct score (recall increasing)."""
-    labels = np.asarray(labels).astype(bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    order = np.argsort(-scores, kind="mergesort")
-    s, y = scores[order], labels[order]
-    distinct = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
-    tps = np.cumsum(y)[distinct]
-    precision = tps / (distinct + 1)
+    _, predicted, tps, y = _counts_at_thresholds(labels, scores)
+    precision = tps / predicted
     recall = tps / max(1, y.sum())
     return np.r_[1.0, precision], np.r_[0.0, recall]
 
