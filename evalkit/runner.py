@@ -400,7 +400,7 @@ def run_suite(
 
     _generate(plan, store, executor, report, progress)
     _score(plan, store, executor, report, progress)
-    _score_sets(plan, store, report, progress)
+    _score_sets(plan, store, report)
     for label in plan.generators:
         report.summaries[label] = write_summary(plan, store, label, run_info)
     return report
@@ -512,7 +512,7 @@ def _score(plan: Plan, store: RunStore, executor: Executor, report: RunReport,
             bar.update(1)
 
 
-def _score_sets(plan: Plan, store: RunStore, report: RunReport, progress: bool) -> None:
+def _score_sets(plan: Plan, store: RunStore, report: RunReport) -> None:
     """Set metrics (FVD-like): one result per generator against the reference set.
 
     A stored result is reused only when its inputs are the same: the metric, the reference
