@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from generator.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
 __all__ = ["main"]
 
 PROG = "generator"
@@ -34,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("prompt")
     s.add_argument("-o", "--out", required=True, help="output video file (.mp4)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--steps", type=int, default=20)
-    s.add_argument("--guidance", type=float, default=5.0)
+    s.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    s.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     s.add_argument("--checkpoint", default=None, help="checkpoint (default: the shipped one)")
     t = sub.add_parser("train", help="train (or resume) from a config file")
     t.add_argument("--config", required=True)

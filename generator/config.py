@@ -7,6 +7,7 @@ to a default.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +48,12 @@ class DiTConfig(BaseModel):
     steps: int = Field(3000, ge=0)
     lr: float = Field(3e-4, gt=0)
     warmup: int = Field(100, ge=0)
+    #: ``constant`` after warm-up, or ``cosine`` decay from ``lr`` to ``min_lr`` at ``steps``.
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    min_lr: float = Field(0.0, ge=0)
+    #: Extra weight of the flow loss on latent cells that hold the object (0: plain MSE). The
+    #: probes judge the object, which covers ~1% of the pixels; the background dominates MSE.
+    object_weight: float = Field(0.0, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     ema: float = Field(0.999, ge=0, lt=1)
     drop_text: float = Field(0.1, ge=0, le=1)

@@ -38,6 +38,7 @@ import torch
 
 from evalkit.clip import Clip
 from evalkit.world import PALETTE, SceneSpec, render
+from generator.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def _run(name: str, make: Callable[[list[SceneSpec]], list[Clip]], scenes: list[
 
 
 def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
-             steps: int = 20, guidance: float = 5.0,
+             steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE,
              conditions: Sequence[str] = ("world", "vae_roundtrip", "untrained", "reference"),
              sets: Sequence[str] = ("heldout", "ood")) -> dict[str, Any]:
     """All conditions on all prompt sets; returns the JSON-ready result."""
@@ -214,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     p.add_argument("--conditions", default="world,vae_roundtrip,untrained,reference")
     p.add_argument("--sets", default="heldout,ood")
     p.add_argument("--threads", type=int, default=2)

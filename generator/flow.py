@@ -34,11 +34,19 @@ class RectifiedFlow:
 
     @staticmethod
     def loss(model: Callable[..., torch.Tensor], x0: torch.Tensor, t: torch.Tensor,
-             noise: torch.Tensor, **cond) -> torch.Tensor:
-        """Mean squared velocity error; ``model(x_t, t, **cond)`` returns ``(B, ...)``."""
+             noise: torch.Tensor, weight: torch.Tensor | None = None, **cond) -> torch.Tensor:
+        """Mean squared velocity error; ``model(x_t, t, **cond)`` returns ``(B, ...)``.
+
+        ``weight`` (broadcastable to ``x0``) gives a weighted mean instead: ``sum(w e) / sum(w)``
+        over the broadcast shape, so the loss keeps the scale of the plain mean.
+        """
         xt = RectifiedFlow.interpolate(x0, noise, t)
         v = model(xt, t, **cond)
-        return (v - (noise - x0)).pow(2).mean()
+        err = (v - (noise - x0)).pow(2)
+        if weight is None:
+            return err.mean()
+        weight = weight.expand_as(err)
+        return (err * weight).sum() / weight.sum()
 
 
 def timestep_schedule(steps: int, shift: float = 1.0) -> torch.Tensor:

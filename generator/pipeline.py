@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from generator.data import to_uint8
+from generator.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from generator.dit import DiT, DiT_models
 from generator.flow import euler_sample
 from generator.vae import VAE_models, VideoVAE
@@ -26,7 +27,8 @@ from generator.vae import VAE_models, VideoVAE
 log = logging.getLogger(__name__)
 
 __all__ = ["Pipeline", "load_pipeline", "untrained_pipeline", "save_checkpoint",
-           "DEFAULT_CHECKPOINT", "FPS"]
+           "DEFAULT_CHECKPOINT", "FPS", "DEFAULT_STEPS",
+           "DEFAULT_GUIDANCE"]
 
 #: The shipped checkpoint (trained by ``generator train --config generator/configs/v1.yaml``).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "reference_v1.pt"

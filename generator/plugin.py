@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.clip import Clip
 from evalkit.generators.base import GenerationRequest, Generator
 
+from generator.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
 log = logging.getLogger(__name__)
 
 __all__ = ["ReferenceGenerator", "ReferenceOptions", "mark"]
@@ -34,8 +36,8 @@ class ReferenceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     checkpoint: str | None = Field(default=None, description="checkpoint path (default: shipped v1)")
-    steps: int = Field(default=20, ge=1, le=1000, description="Euler steps of the flow sampler")
-    guidance: float = Field(default=5.0, ge=0.0, le=20.0, description="classifier-free guidance")
+    steps: int = Field(default=DEFAULT_STEPS, ge=1, le=1000, description="Euler steps of the flow sampler")
+    guidance: float = Field(default=DEFAULT_GUIDANCE, ge=0.0, le=20.0, description="classifier-free guidance")
 
 
 def mark(clip: Clip, generator: str = "reference", version: str = VERSION) -> Clip:

@@ -263,6 +263,18 @@ def latent_statistics(vae: VideoVAE, seed: int, n: int = 128) -> dict[str, list[
 #################################################################################
 
 
+def latent_object_mask(frames: np.ndarray, latent_shape: tuple[int, int, int]) -> torch.Tensor:
+    """uint8 ``(B, T, H, W, 3)`` -> ``(B, 1, t, h, w)`` bool: latent cells touching the object.
+
+    The pixel mask (:func:`object_mask`) is max-pooled to the latent grid, then grown by one
+    cell in space so that the edges of the object's receptive field count too.
+    """
+    mask = object_mask(to_tensor(frames))  # (B, 1, T, H, W)
+    t, h, w = latent_shape
+    pooled = F.adaptive_max_pool3d(mask, (t, h, w))
+    return F.max_pool3d(pooled, (1, 3, 3), stride=1, padding=(0, 1, 1)) > 0
+
+
 def _encode_latents(vae: VideoVAE, frames: np.ndarray, stats: dict[str, list[float]]) -> torch.Tensor:
     """uint8 ``(B, T, H, W, 3)`` -> normalised latents ``(B, z, T/2, H/4, W/4)`` (posterior means)."""
     with torch.no_grad():
@@ -285,6 +297,16 @@ GRID_PROMPTS = (
     "a yellow ball falls from the upper right and bounces on the floor",
     "a green box moves left across the center on a textured dark background",
 )
+
+
+def _dit_lr(c, step: int) -> float:
+    """Linear warm-up over ``c.warmup`` steps, then constant or cosine down to ``c.min_lr``."""
+    if step < c.warmup:
+        return c.lr * (step + 1) / c.warmup
+    if c.lr_schedule == "constant":
+        return c.lr
+    progress = min(1.0, (step - c.warmup) / max(1, c.steps - c.warmup))
+    return c.min_lr + (c.lr - c.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class _ReplayBuffer:
@@ -338,9 +360,13 @@ def train_dit(cfg: TrainConfig, vae: VideoVAE) -> torch.nn.Module:
     t0 = time.time()
     stream = batches(cfg.seed + 2, step, c.new_per_step)
     buffer = _ReplayBuffer(c.buffer_size)
-    while len(buffer) < c.batch_size:  # (re)fill: a resumed run starts with a fresh buffer
+    def add_new() -> None:
         frames, prompts = next(stream)
-        buffer.add(_encode_latents(vae, frames, stats), *text(prompts))
+        buffer.add(_encode_latents(vae, frames, stats),
+                   latent_object_mask(frames, latent_shape[1:]), *text(prompts))
+
+    while len(buffer) < c.batch_size:  # (re)fill: a resumed run starts with a fresh buffer
+        add_new()
 
     def save() -> None:
         _save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
@@ -350,18 +376,18 @@ def train_dit(cfg: TrainConfig, vae: VideoVAE) -> torch.nn.Module:
         if c.max_minutes is not None and time.time() - t0 > 60 * c.max_minutes:
             log.info("dit: time limit of %.1f min reached at step %d", c.max_minutes, step)
             break
-        frames, prompts = next(stream)
-        buffer.add(_encode_latents(vae, frames, stats), *text(prompts))
+        add_new()
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        x0, tokens, mask, pooled = buffer.sample(c.batch_size, g)
+        x0, obj, tokens, mask, pooled = buffer.sample(c.batch_size, g)
         t = sample_timesteps(x0.shape[0], g)
         noise = torch.randn(x0.shape, generator=g)
         drop = torch.rand(x0.shape[0], generator=g) < c.drop_text
-        lr = c.lr * min(1.0, (step + 1) / max(1, c.warmup))
+        lr = _dit_lr(c, step)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss = RectifiedFlow.loss(model, x0, t, noise, tokens=tokens, mask=mask, pooled=pooled,
-                                  drop=drop)
+        weight = 1.0 + c.object_weight * obj.float() if c.object_weight else None
+        loss = RectifiedFlow.loss(model, x0, t, noise, weight=weight, tokens=tokens, mask=mask,
+                                  pooled=pooled, drop=drop)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))

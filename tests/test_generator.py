@@ -115,6 +115,54 @@ def test_rectified_flow_exact_on_straight_paths() -> None:
     assert ts[0] == 1.0 and ts[-1] == 0.0 and torch.all(ts[1:] < ts[:-1])
 
 
+
+def test_weighted_flow_loss_keeps_the_scale_and_moves_the_weight() -> None:
+    x0, noise = torch.zeros(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)
+    err = torch.tensor([1.0, 3.0]).view(2, 1, 1, 1).expand(2, 1, 2, 2)
+
+    def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return err.sqrt()
+
+    t = torch.rand(2)
+    plain = RectifiedFlow.loss(model, x0, t, noise)
+    assert plain.item() == pytest.approx(2.0)
+    ones = RectifiedFlow.loss(model, x0, t, noise, weight=torch.ones(2, 1, 1, 1))
+    assert ones.item() == pytest.approx(2.0)
+    up = RectifiedFlow.loss(model, x0, t, noise, weight=torch.tensor([1.0, 3.0]).view(2, 1, 1, 1))
+    assert up.item() == pytest.approx((1 * 1 + 3 * 3) / 4)  # weighted mean toward the heavy item
+
+
+def test_latent_object_mask_covers_the_object() -> None:
+    from evalkit.world import ground_truth, render
+    from generator.train import latent_object_mask
+
+    spec = training_scene(np.random.default_rng(5))
+    frames = render(spec, seed=0).clip.frames
+    mask = latent_object_mask(frames[None], (8, 16, 16))
+    assert mask.shape == (1, 1, 8, 16, 16) and mask.dtype == torch.bool
+    assert 0 < mask.float().mean() < 0.3  # a small object: a small part of the latent
+    truth = ground_truth(spec)
+    for t in range(0, 16, 2):
+        if truth.in_view_fraction[t, 0] < 1:
+            continue
+        x, y = truth.position_px[t, 0]
+        assert mask[0, 0, t // 2, int(y) // 4, int(x) // 4], f"frame {t}: object cell not marked"
+
+
+def test_dit_learning_rate_schedules() -> None:
+    from generator.config import DiTConfig
+    from generator.train import _dit_lr
+
+    const = DiTConfig(lr=1e-3, warmup=10, steps=100)
+    assert _dit_lr(const, 0) == pytest.approx(1e-4) and _dit_lr(const, 50) == 1e-3
+    cos = DiTConfig(lr=1e-3, warmup=10, steps=110, lr_schedule="cosine", min_lr=1e-5)
+    assert _dit_lr(cos, 9) == pytest.approx(1e-3)
+    assert _dit_lr(cos, 10) == pytest.approx(1e-3)
+    assert _dit_lr(cos, 60) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert _dit_lr(cos, 110) == pytest.approx(1e-5) and _dit_lr(cos, 500) == pytest.approx(1e-5)
+    with pytest.raises(ValueError):
+        DiTConfig(lr_schedule="linear")
+
 # -- text ------------------------------------------------------------------------------------
 
 
@@ -249,7 +297,8 @@ def test_train_tiny_then_resume(tmp_path: Path) -> None:
             "out": str(tmp_path / "run"), "threads": 1, "export": str(tmp_path / "ref.pt"),
             "vae": {"batch_size": 1, "steps": 2, "log_every": 1, "ckpt_every": 1},
             "dit": {"model": "DiT-XT/2x4", "batch_size": 2, "steps": dit_steps, "log_every": 1,
-                    "ckpt_every": 1, "sample_every": 100, "sample_steps": 1}})
+                    "ckpt_every": 1, "sample_every": 100, "sample_steps": 1,
+                    "object_weight": 3.0, "lr_schedule": "cosine"}})
 
     train(cfg(1))
     first = torch.load(tmp_path / "run" / "dit.pt", weights_only=False)
