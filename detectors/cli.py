@@ -112,8 +112,16 @@ def cmd_make_data(args: argparse.Namespace) -> int:
     from detectors.make_data import build_default_data
 
     _threads(args.threads)
-    counts = build_default_data(Path(args.real_videos), Path(args.out), per_file=args.per_file,
-                                n_world=args.world, ae_seconds=args.ae_seconds, seed=args.seed)
+    try:
+        counts = build_default_data(Path(args.real_videos), Path(args.out),
+                                    per_file=args.per_file, n_world=args.world,
+                                    ae_seconds=args.ae_seconds, seed=args.seed,
+                                    n_reference=args.reference_clips,
+                                    reference_checkpoint=args.reference_checkpoint,
+                                    only=args.only)
+    except (ValueError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 2
     print(json.dumps(counts))
     return 0
 
@@ -241,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-file", type=int, default=32)
     p.add_argument("--world", type=int, default=600)
     p.add_argument("--ae-seconds", type=float, default=150.0)
+    p.add_argument("--reference-clips", type=int, default=700,
+                   help="reference-generator samples (two 8-frame windows each)")
+    p.add_argument("--reference-checkpoint", default=None,
+                   help="generator checkpoint (default: the shipped one)")
+    p.add_argument("--only", nargs="+", metavar="SOURCE",
+                   help="build only these sources (real ones are read back from --out)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_make_data)

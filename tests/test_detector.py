@@ -252,16 +252,60 @@ def test_balanced_fusion_ignores_class_mix() -> None:
     assert s["ece_balanced"] < 0.05 and 0 < s["balanced_accuracy"] <= 1
 
 
-def test_make_data_builds_all_sources(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_generator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised reference-generator checkpoint (the shipped format)."""
+    from generator.pipeline import save_checkpoint, untrained_pipeline
+
+    pipe = untrained_pipeline(seed=0)
+    return save_checkpoint(tmp_path_factory.mktemp("gen") / "tiny.pt", pipe.dit, pipe.vae,
+                           "VAE-XS", "DiT-XT/2x4", {"mean": [0.0] * 4, "std": [1.0] * 4}, {})
+
+
+def test_make_data_builds_all_sources(tmp_path: Path, tiny_generator: Path) -> None:
     from detectors.make_data import build_default_data
     from evalkit.video import write_video
 
     videos = tmp_path / "videos"
     for i in range(2):
         write_video(videos / f"v{i}.mp4", _world(20 + i))
-    counts = build_default_data(videos, tmp_path / "data", per_file=2, n_world=3, ae_seconds=0.5)
+    counts = build_default_data(videos, tmp_path / "data", per_file=2, n_world=3, ae_seconds=0.5,
+                                n_reference=2, reference_checkpoint=tiny_generator)
     assert counts == {"real_camera": 4, "real_world": 3, "fake_ae4": 7, "fake_ae8": 7,
-                      "fake_ae4_interp": 7}
+                      "fake_ae4_interp": 7, "fake_gen_vae": 7, "fake_reference": 4}
     src = read_source(tmp_path / "data" / "fake_ae8", 1, np.random.default_rng(0))
     assert src.clips.shape == (7, 8, 64, 64, 3)
     assert {str(g).split("/", 1)[1] for g in src.groups} >= {"v0.mp4", "world:0"}
+    # generator-VAE fakes pair with the real clips (same groups, so the same split)
+    real = read_source(tmp_path / "data" / "real_camera", 0, np.random.default_rng(0))
+    gen_vae = read_source(tmp_path / "data" / "fake_gen_vae", 1, np.random.default_rng(0))
+    assert [g.split("/", 1)[1] for g in gen_vae.groups[:4]] == \
+        [g.split("/", 1)[1] for g in real.groups]
+    assert not np.array_equal(gen_vae.clips[:4], real.clips)
+    ref = read_source(tmp_path / "data" / "fake_reference", 1, np.random.default_rng(0))
+    assert ref.clips.shape == (4, 8, 64, 64, 3)
+    assert sorted(set(ref.groups)) == ["fake_reference/reference:0", "fake_reference/reference:1"]
+
+
+def test_make_data_only_rebuilds_named_sources(tmp_path: Path, tiny_generator: Path) -> None:
+    from detectors.make_data import build_default_data, reference_windows
+    from generator.data import training_scene
+    from generator.defaults import DEFAULT_GUIDANCE
+    from generator.pipeline import load_pipeline
+
+    data = tmp_path / "data"
+    write_shard(data / "real_camera" / "clips.npz", _world(1).frames[None, :8].repeat(2, 0), ["a", "b"])
+    write_shard(data / "real_world" / "clips.npz", _world(2).frames[None, :8], ["w"])
+    counts = build_default_data(tmp_path / "no-videos-needed", data, only=["fake_reference"],
+                                n_reference=1, reference_checkpoint=tiny_generator, seed=3)
+    assert counts == {"fake_reference": 2}
+    assert sorted(p.name for p in data.iterdir()) == ["fake_reference", "real_camera",
+                                                      "real_world"]
+    # the windows are the pipeline's frames as they are: no watermark, no other change
+    windows, _ = reference_windows(1, tiny_generator, seed=3)
+    prompt = training_scene(np.random.default_rng([3, 11])).prompt
+    clip = load_pipeline(tiny_generator).generate([prompt], [3 * 1_000_003],
+                                                  guidance=DEFAULT_GUIDANCE)[0]
+    np.testing.assert_array_equal(np.concatenate(list(windows)), clip)
+    with pytest.raises(ValueError, match="unknown source"):
+        build_default_data(tmp_path, data, only=["fake_sora"])
