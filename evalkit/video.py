@@ -210,10 +210,12 @@ def read_video(
             stream = _video_stream(container, path)
             header = _read_header(container, stream, path)
             _check_header_limits(path, header, max_frames, max_pixels, max_duration_s)
-            frames, fps = _decode(container, stream, header, path, max_frames=max_frames,
-                                  max_duration_s=max_duration_s, first_frames=first_frames)
+            frames, fps, rotation = _decode(container, stream, header, path,
+                                            max_frames=max_frames, max_duration_s=max_duration_s,
+                                            first_frames=first_frames)
         metadata = dict(header.tag.get("metadata", {})) if header.tag else {}
         metadata["source_file"] = str(path)
+        frames = _apply_display_rotation(frames, rotation, path, metadata)
         clip = Clip(frames, fps, metadata)
     except VideoReadError:
         raise
@@ -474,13 +476,30 @@ def _check_header_limits(path: Path, header: _Header, max_frames: int | None,
             path, f"duration {est_s:.3f} s, over the limit max_duration_s={max_duration_s:g}")
 
 
+def _apply_display_rotation(frames: np.ndarray, degrees: float, path: Path,
+                            metadata: dict[str, Any]) -> np.ndarray:
+    """Turn frames upright as a player shows them (phones store portrait video as landscape
+    frames plus a display-matrix rotation). ``degrees`` is counter-clockwise, as PyAV reports
+    it; the turn applied is recorded in ``metadata["display_rotation_deg"]``."""
+    quarter = round(degrees / 90)
+    if abs(degrees - 90 * quarter) > 1e-3:
+        logger.warning("%s: display rotation of %.1f degrees is not a multiple of 90; frames "
+                       "are left as stored", path, degrees)
+        return frames
+    if quarter % 4 == 0:
+        return frames
+    metadata["display_rotation_deg"] = int(90 * quarter) % 360
+    return np.ascontiguousarray(np.rot90(frames, k=quarter % 4, axes=(1, 2)))
+
+
 def _decode(container: Any, stream: Any, header: _Header, path: Path, *,
             max_frames: int | None, max_duration_s: float | None,
-            first_frames: int | None) -> tuple[np.ndarray, float]:
+            first_frames: int | None) -> tuple[np.ndarray, float, float]:
     """Decode the stream into a preallocated ``(T, H, W, 3)`` uint8 buffer.
 
     Returns:
-        ``(frames, fps)``; fps is re-measured from the decoded time stamps for gif.
+        ``(frames, fps, rotation)``; fps is re-measured from the decoded time stamps for gif;
+        rotation is the first frame's display rotation (counter-clockwise degrees, 0 if none).
     """
     from av.video.reformatter import VideoReformatter
 
@@ -508,6 +527,7 @@ def _decode(container: Any, stream: Any, header: _Header, path: Path, *,
     # itself on small frames.
     sws = VideoReformatter()
     n = 0
+    rotation = 0.0
     first_pts = last_pts = None
     resized_warned = False
     stopped_early = False
@@ -529,6 +549,8 @@ def _decode(container: Any, stream: Any, header: _Header, path: Path, *,
                                    frame.width, frame.height)
                     resized_warned = True
             rgb = sws.reformat(frame, width=w, height=h, format="rgb24", threads=1).to_ndarray()
+            if n == 0:
+                rotation = float(getattr(frame, "rotation", 0) or 0)
             if n == buf.shape[0]:
                 buf = _grow(buf)
             buf[n] = rgb
@@ -562,7 +584,7 @@ def _decode(container: Any, stream: Any, header: _Header, path: Path, *,
                                    f"max_duration_s={max_duration_s:g}")
 
     # A view, not a copy: the unused tail was never written, so it holds no memory.
-    return buf[:n], fps
+    return buf[:n], fps, rotation
 
 
 def _grow(buf: np.ndarray) -> np.ndarray:

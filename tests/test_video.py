@@ -355,6 +355,32 @@ def test_read_foreign_formats(tmp_path: Path, ext: str, codec: str, pix_fmt: str
     assert abs(info.num_frames - 16) <= 1 and info.duration_s == pytest.approx(2.0, abs=0.15)
 
 
+
+@pytest.mark.parametrize(("degrees", "strip_at"), [(-90, "top"), (90, "bottom"), (180, "right")])
+def test_display_rotation_is_applied(tmp_path: Path, degrees: int, strip_at: str) -> None:
+    """A phone's portrait video: landscape frames plus a display-matrix rotation. Players show
+    it turned; so does read_video (FFmpeg's convention: -90 = turn clockwise)."""
+    import av
+
+    frames = np.zeros((4, 16, 32, 3), np.uint8)
+    frames[:, :, :8] = 255  # a white strip on the left edge
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "yuv420p"
+        stream.options = {"crf": "10"}
+        stream.set_display_rotation(degrees)
+        for f in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(stream.encode())
+    clip = read_video(path)
+    upright = (32, 16) if abs(degrees) == 90 else (16, 32)
+    assert clip.frames.shape == (4, *upright, 3)
+    assert clip.metadata["display_rotation_deg"] == degrees % 360
+    bright = clip.frames[0].mean(axis=2) > 128
+    edge = {"top": bright[:8].mean(), "bottom": bright[-8:].mean(), "right": bright[:, -8:].mean()}
+    assert edge[strip_at] > 0.9 and bright.mean() == pytest.approx(0.25, abs=0.05)
+
 def gif_frames(t: int = 12, h: int = 48, w: int = 64) -> np.ndarray:
     """Colours that rgb8 (3-3-2 bit) can hold, so the gif palette loses (almost) nothing."""
     levels, blue = np.array([0, 36, 73, 109, 146, 182, 219, 255]), np.array([0, 85, 170, 255])
