@@ -9,7 +9,9 @@ whole object is in view and unoccluded (a centre measured on a part of the objec
 * ``projectile``: the same for ``y``, plus ``x`` linear in ``t``: horizontal acceleration at most
   ``tolerance`` times gravity.
 * ``uniform_motion``: constant velocity: the displacement the fitted acceleration causes over the
-  clip, ``|a| span^2 / 2``, is at most ``tolerance`` times the distance travelled.
+  clip, ``|a| span^2 / 2``, is at most ``tolerance`` times the distance travelled, or the
+  acceleration is not significant at :data:`UNIFORM_CONFIDENCE` (few clean points, e.g. an
+  object behind an occluder most of the clip, give an acceleration that is mostly noise).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ __all__ = ["probe_freefall", "probe_projectile", "probe_uniform_motion", "follow
 MIN_FIT_FRAMES = 4
 #: A shape-only verdict (no known scale) needs at least this R^2 for the parabola.
 MIN_R2 = 0.95
+#: ``uniform_motion`` fails only on an acceleration significant at this two-sided level
+#: (Student's t on the quadratic fit's standard error, n - 3 degrees of freedom).
+UNIFORM_CONFIDENCE: float | None = 0.99
 #: Largest RGB distance between a target's named colour and the track followed.
 TARGET_COLOUR_GATE = 100.0
 _CURVE_POINTS = 32
@@ -168,9 +173,18 @@ def probe_uniform_motion(analysis: ClipAnalysis, target: Target,
     if target.pixels_per_metre is not None:
         measured["speed_m_s"] = speed / target.pixels_per_metre
         measured["accel_m_s2"] = accel / target.pixels_per_metre
-    ok = rel_accel <= tolerance
-    reason = "" if ok else (f"accelerates at {accel:.3g} px/s^2: {100 * rel_accel:.0f}% of the "
-                            f"distance travelled over the clip (tolerance {100 * tolerance:.0f}%)")
+    accel_stderr = float(np.hypot(fx2.acceleration_stderr, fy2.acceleration_stderr))
+    measured["accel_px_s2_stderr"] = accel_stderr
+    significant = True
+    if UNIFORM_CONFIDENCE is not None and t.size > 3:
+        from scipy.stats import t as student_t
+
+        critical = float(student_t.ppf(0.5 + UNIFORM_CONFIDENCE / 2, t.size - 3))
+        significant = accel > critical * accel_stderr
+    ok = rel_accel <= tolerance or not significant
+    reason = "" if ok else (f"accelerates at {accel:.3g} +- {accel_stderr:.2g} px/s^2: "
+                            f"{100 * rel_accel:.0f}% of the distance travelled over the clip "
+                            f"(tolerance {100 * tolerance:.0f}%)")
     tt = np.linspace(float(t.min()), float(t.max()), _CURVE_POINTS)
     plot = {"points_t_s": t, "points_x_px": x, "points_y_px": y, "fit_t_s": tt,
             "fit_x_px": fx1(tt), "fit_y_px": fy1(tt)}

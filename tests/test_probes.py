@@ -313,6 +313,29 @@ def test_single_object_after_h264_is_not_split(tmp_path):
         assert all(len(t) == spec.frames for t in an.objects())
 
 
+
+@pytest.mark.parametrize("seed", [4, 6])
+def test_occluded_h264_noise_on_four_points_is_not_acceleration(tmp_path, seed):
+    # Behind the occluder only 4 clean sightings remain; after H.264 their quadratic fit shows
+    # an "acceleration" of 12-14% of the travel that is within its own noise (t test, 1 dof).
+    idx = list(Motion).index(Motion.OCCLUDED)
+    spec, scene = _bench_scene([3, seed, idx], "occluded", n_objects=None)
+    (r,) = probe_clip(_h264(scene.clip, tmp_path), ClipContext(scene=spec), ["uniform_motion"])
+    assert r.measured["n_points"] == 4 and r.measured["rel_accel"] > 0.1
+    assert r.status == "pass", r.reason
+
+
+def test_acceleration_claimed_uniform_is_still_flagged(tmp_path):
+    # A thrown object under gravity, prompted as uniform motion: significant on 16 points.
+    claimed = sample_scene(np.random.default_rng([9, 0]), IN_DISTRIBUTION, motion="uniform",
+                           n_objects=1)
+    actual = sample_scene(np.random.default_rng([9, 0]), IN_DISTRIBUTION, motion="projectile",
+                          n_objects=1)
+    clip = _h264(render(actual, 0).clip, tmp_path)
+    (r,) = probe_clip(clip, ClipContext(scene=claimed), ["uniform_motion"])
+    assert r.status == "fail"
+    assert r.measured["accel_px_s2"] > 10 * r.measured["accel_px_s2_stderr"]
+
 def test_two_object_h264_clean_scene_is_not_flagged(tmp_path):
     # Magenta and cyan balls 2 px apart merge after H.264 CRF 28 (chroma at half resolution),
     # and the codec leaves background-coloured blobs where the balls uncovered the texture.
