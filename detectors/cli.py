@@ -129,8 +129,11 @@ def cmd_make_data(args: argparse.Namespace) -> int:
 def _train_config(args: argparse.Namespace) -> Any:
     from detectors.train import TrainConfig
 
-    return TrainConfig(spatial_seconds=args.spatial_seconds,
-                       temporal_seconds=args.temporal_seconds, seed=args.seed)
+    cfg = TrainConfig(spatial_seconds=args.spatial_seconds,
+                      temporal_seconds=args.temporal_seconds, seed=args.seed)
+    if getattr(args, "version", None):
+        cfg.version = args.version
+    return cfg
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -262,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a detector on real and fake folders")
     _data_args(p)
     p.add_argument("--out", required=True, metavar="MODEL", help="weights file to write")
+    p.add_argument("--version", default=None,
+                   help="model version string (default: the shipped detector's family name)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a detector (in-domain, leave-one-out, robustness)")

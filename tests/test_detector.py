@@ -309,3 +309,25 @@ def test_make_data_only_rebuilds_named_sources(tmp_path: Path, tiny_generator: P
     np.testing.assert_array_equal(np.concatenate(list(windows)), clip)
     with pytest.raises(ValueError, match="unknown source"):
         build_default_data(tmp_path, data, only=["fake_sora"])
+
+
+def test_cli_train_on_own_folders_and_make_data_errors(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, (12, 8, 64, 64, 3), dtype=np.uint8)
+    fake = np.stack([apply_condition(c, "blur_1.0") for c in real])
+    write_shard(tmp_path / "mine_real" / "a.npz", real, [f"r{i}" for i in range(12)])
+    write_shard(tmp_path / "mine_fake" / "a.npz", fake, [f"r{i}" for i in range(12)])
+    model = tmp_path / "det.pt"
+    proc = subprocess.run([sys.executable, "-m", "detectors", "train",
+                           "--real", str(tmp_path / "mine_real"),
+                           "--fake", str(tmp_path / "mine_fake"), "--out", str(model),
+                           "--spatial-seconds", "1", "--temporal-seconds", "1",
+                           "--threads", "1", "--version", "my-detector-3"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert Detector.load(model).version.startswith("my-detector-3+")
+    proc = subprocess.run([sys.executable, "-m", "detectors", "make-data", "--real-videos",
+                           str(tmp_path), "--out", str(tmp_path / "data"), "--only", "fake_sora"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown source(s) ['fake_sora']" in proc.stderr and "Traceback" not in proc.stderr
