@@ -39,7 +39,7 @@ PROMPTS = [
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--guidance", type=float, default=3.0)
     p.add_argument("--batches", default="1,8,16")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--threads", default="2,1", help="thread counts to time (comma-separated)")

@@ -1,7 +1,7 @@
 """``generator``: sample clips from the reference generator, or train it.
 
-    generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 5] [--checkpoint P]
-    generator train --config generator/configs/v1.yaml [--no-export]
+    generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 3] [--checkpoint P]
+    generator train --config generator/configs/v2.yaml [--no-export]
 
 Mistakes (unknown flags, bad values, missing files) print one line and exit with code 2.
 """

@@ -1,4 +1,4 @@
-"""Training configuration: one YAML file (``generator/configs/v1.yaml``) fixes a whole run.
+"""Training configuration: one YAML file (``generator/configs/v2.yaml``) fixes a whole run.
 
 Unknown keys are refused (pydantic ``extra="forbid"``) so that a typo cannot silently fall back
 to a default.
@@ -76,7 +76,7 @@ class TrainConfig(BaseModel):
     vae: VAEConfig = VAEConfig()
     dit: DiTConfig = DiTConfig()
     #: Where :func:`generator.train.export` writes the shipped checkpoint.
-    export: str = "generator/weights/reference_v1.pt"
+    export: str = "generator/weights/reference_v2.pt"
 
 
 def load_config(path: str | Path) -> TrainConfig:

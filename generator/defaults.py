@@ -4,4 +4,4 @@ evaluation (torch-free, so importing it keeps ``evalkit --help`` light)."""
 #: Euler steps of the flow sampler.
 DEFAULT_STEPS = 20
 #: Classifier-free guidance scale (chosen on held-out prompts; see generator/MODEL_CARD.md).
-DEFAULT_GUIDANCE = 5.0
+DEFAULT_GUIDANCE = 3.0

@@ -1,6 +1,6 @@
 """Evaluate the reference generator with evalkit's own physics probes; writes JSON.
 
-    python -m generator.evaluate --out generator/weights/eval_v1.json [--n 64] [--checkpoint P]
+    python -m generator.evaluate --out generator/weights/eval_v2.json [--n 64] [--checkpoint P]
 
 Conditions, each on the same prompts (scenes from :mod:`generator.data`):
 
@@ -211,7 +211,7 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(prog="python -m generator.evaluate")
-    p.add_argument("--out", default="generator/weights/eval_v1.json")
+    p.add_argument("--out", default="generator/weights/eval_v2.json")
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)

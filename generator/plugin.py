@@ -5,7 +5,7 @@ Registered as the entry point ``reference = "generator.plugin:ReferenceGenerator
 
     generators:
       - name: reference
-        options: {steps: 20, guidance: 5.0}        # checkpoint: PATH to use another one
+        options: {steps: 20, guidance: 3.0}        # checkpoint: PATH to use another one
 
 The clip depends only on (prompt, seed, steps, guidance, checkpoint): the seed comes from the
 request, each clip's noise from its own seed. Every clip carries provenance marks
@@ -29,13 +29,13 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ReferenceGenerator", "ReferenceOptions", "mark"]
 
-VERSION = "1"
+VERSION = "2"
 
 
 class ReferenceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint: str | None = Field(default=None, description="checkpoint path (default: shipped v1)")
+    checkpoint: str | None = Field(default=None, description="checkpoint path (default: the shipped checkpoint)")
     steps: int = Field(default=DEFAULT_STEPS, ge=1, le=1000, description="Euler steps of the flow sampler")
     guidance: float = Field(default=DEFAULT_GUIDANCE, ge=0.0, le=20.0, description="classifier-free guidance")
 

@@ -1,6 +1,6 @@
 """Training: the VAE, then the diffusion transformer on its latents, then the decoder; resumable.
 
-``generator train --config generator/configs/v1.yaml`` runs three stages into the config's
+``generator train --config generator/configs/v2.yaml`` runs three stages into the config's
 ``out`` folder::
 
     out/vae.pt          stage 1: VAE (model, optimiser, step, latent statistics)
