@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                                "watermark": bench_watermark(args.world)}
     if not args.skip_load:
         results["load_test"] = bench_load(args.requests)
-    eval_json = REPO / "detectors" / "weights" / "detector_v1_eval.json"
+    eval_json = REPO / "detectors" / "weights" / "detector_v2_eval.json"
     if eval_json.is_file():
         import json
 

@@ -31,7 +31,7 @@ __all__ = ["DEFAULT_WEIGHTS", "Detector", "Prediction", "Segment", "load"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "detector_v1.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "detector_v2.pt"
 DEFAULT_THRESHOLDS = {"not_ai_generated_below": 0.3, "ai_generated_at_or_above": 0.7}
 
 
@@ -101,7 +101,7 @@ class Detector:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Detector:
-        """Load a weights file (default: the shipped ``detectors/weights/detector_v1.pt``)."""
+        """Load a weights file (default: the shipped ``detectors/weights/detector_v2.pt``)."""
         path = Path(path) if path else DEFAULT_WEIGHTS
         if not path.is_file():
             raise FileNotFoundError(f"detector weights '{path}' not found (train one with "

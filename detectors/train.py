@@ -37,7 +37,7 @@ __all__ = ["TrainConfig", "train_detector", "augment"]
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "evalkit-detector-1"
+MODEL_VERSION = "evalkit-detector-2"
 
 
 @dataclasses.dataclass

@@ -389,7 +389,7 @@ def test_generator_page_with_the_real_physics_probes(tmp_path):
 def test_detector_page(tmp_path, runs_root):
     at = app(runs_root, "Detector")
     assert not at.exception
-    shipped = REPO / "detectors" / "weights" / "detector_v1_eval.json"
+    shipped = REPO / "detectors" / "weights" / "detector_v2_eval.json"
     if shipped.is_file():  # the shipped model's evaluation is found without being asked for
         assert str(shipped) in texts(at)
         assert frame_with(at, "condition") is not None

@@ -193,7 +193,7 @@ def test_shipped_detector_loads_and_predicts() -> None:
     import detectors
 
     det = detectors.load()
-    assert det.version.startswith("evalkit-detector-1")
+    assert det.version.startswith("evalkit-detector-2")
     pred = det.predict(_world(5))
     assert 0.0 <= pred.probability <= 1.0
     assert DEFAULT_WEIGHTS.stat().st_size < 20 * 2 ** 20
