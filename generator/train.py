@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generator.config import TrainConfig
+from generator.config import DiTConfig, TrainConfig
 from generator.data import batches, to_tensor, to_uint8
 from generator.vae import VAE_models, VideoVAE
 
@@ -152,9 +152,14 @@ def train_vae(cfg: TrainConfig) -> VideoVAE:
     return vae
 
 
+def _cosine(progress: float) -> float:
+    """Half-cosine from 1 (``progress`` 0) to 0 (``progress`` 1)."""
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def _set_cosine_lr(opt: torch.optim.Optimizer, base_lr: float, step: int, total: int) -> float:
     """Cosine decay from ``base_lr`` to 0 over ``total`` steps; sets and returns the rate."""
-    lr = base_lr * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
+    lr = base_lr * _cosine(step / max(1, total))
     for group in opt.param_groups:
         group["lr"] = lr
     return lr
@@ -299,14 +304,14 @@ GRID_PROMPTS = (
 )
 
 
-def _dit_lr(c, step: int) -> float:
+def _dit_lr(c: DiTConfig, step: int) -> float:
     """Linear warm-up over ``c.warmup`` steps, then constant or cosine down to ``c.min_lr``."""
     if step < c.warmup:
         return c.lr * (step + 1) / c.warmup
     if c.lr_schedule == "constant":
         return c.lr
     progress = min(1.0, (step - c.warmup) / max(1, c.steps - c.warmup))
-    return c.min_lr + (c.lr - c.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+    return c.min_lr + (c.lr - c.min_lr) * _cosine(progress)
 
 
 class _ReplayBuffer:
