@@ -32,6 +32,9 @@ class VAEConfig(BaseModel):
     #: Then fine-tune the decoder alone (encoder frozen, so the DiT's latents do not move).
     decoder_steps: int = Field(0, ge=0)
     decoder_lr: float = Field(1e-3, gt=0)
+    #: Take the VAE (and its latent statistics) from a shipped generator checkpoint instead of
+    #: training it: stages 1 and 1b are skipped, so a later model keeps an earlier one's latents.
+    init_from: str | None = None
     log_every: int = Field(25, ge=1)
     ckpt_every: int = Field(100, ge=1)
 
@@ -62,6 +65,10 @@ class DiTConfig(BaseModel):
     sample_every: int = Field(500, ge=1)
     sample_steps: int = Field(20, ge=1)
     guidance: float = Field(3.0, ge=0)
+    #: Start a fresh run from an earlier DiT: a run's ``dit.pt`` (its EMA weights) or a shipped
+    #: generator checkpoint; same width and depth, and a coarser temporal patch is retargeted
+    #: (:func:`generator.dit.retarget_temporal_patch`). Ignored once this run has a checkpoint.
+    init_from: str | None = None
     #: Stop (and save) after this many minutes of this stage, even before ``steps``.
     max_minutes: float | None = Field(None, gt=0)
 
@@ -77,6 +84,8 @@ class TrainConfig(BaseModel):
     dit: DiTConfig = DiTConfig()
     #: Where :func:`generator.train.export` writes the shipped checkpoint.
     export: str = "generator/weights/reference_v2.pt"
+    #: Precision of the DiT weights in the exported file (float16 halves it; loading casts back).
+    export_dtype: Literal["float32", "float16"] = "float32"
 
 
 def load_config(path: str | Path) -> TrainConfig:

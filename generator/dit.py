@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["DiT", "DiT_models", "get_3d_sincos_pos_embed"]
+__all__ = ["DiT", "DiT_models", "get_3d_sincos_pos_embed", "retarget_temporal_patch"]
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -242,6 +242,38 @@ class DiT(nn.Module):
 
 
 #################################################################################
+#                  Warm start across temporal patch sizes                       #
+#################################################################################
+
+
+def retarget_temporal_patch(state: dict[str, torch.Tensor], src_patch: tuple[int, int, int],
+                            dst_patch: tuple[int, int, int], channels: int,
+                            ) -> dict[str, torch.Tensor]:
+    """A ``src_patch`` model's weights as a ``dst_patch`` model's starting point.
+
+    Only the temporal patch may shrink (``src_pt`` a multiple of ``dst_pt``, same ``ph, pw``):
+    every other tensor has the same shape for both. Token features are ordered
+    ``(pt, ph, pw, C)`` (:meth:`DiT.patchify`), so the ``src_pt / dst_pt`` temporal slices of
+    the patch embedding are summed (a token of one frame embeds like a source token whose
+    frames are all that frame) and those of the output layer are averaged (each frame gets the
+    mean of the source's per-frame predictions). Training then adapts the rest, including the
+    finer temporal positions.
+    """
+    (spt, sph, spw), (dpt, dph, dpw) = tuple(src_patch), tuple(dst_patch)
+    if (sph, spw) != (dph, dpw) or spt % dpt:
+        raise ValueError(f"cannot retarget patch {src_patch} to {dst_patch}: only the temporal "
+                         "patch may shrink, by an integer factor")
+    k, per = spt // dpt, dpt * dph * dpw * channels
+    out = dict(state)
+    w = state["x_embedder.weight"]  # (D, spt*ph*pw*C)
+    out["x_embedder.weight"] = w.view(w.shape[0], k, per).sum(1)
+    w = state["final_layer.linear.weight"]  # (spt*ph*pw*C, D)
+    out["final_layer.linear.weight"] = w.view(k, per, w.shape[1]).mean(0)
+    out["final_layer.linear.bias"] = state["final_layer.linear.bias"].view(k, per).mean(0)
+    return out
+
+
+#################################################################################
 #                      Sine/Cosine Positional Embedding Functions               #
 #################################################################################
 
@@ -293,7 +325,7 @@ def DiT_XT_2x4(**kw: Any) -> DiT:
 
 
 def DiT_XT_1x4(**kw: Any) -> DiT:
-    return DiT(hidden_size=128, depth=4, num_heads=2, patch=(1, 4, 4), **kw)
+    return DiT(hidden_size=128, depth=4, num_heads=4, patch=(1, 4, 4), **kw)
 
 
 #: Named sizes, as DiT's ``DiT_models`` ("name/patch": T x H x W patch of the latent).

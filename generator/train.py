@@ -37,7 +37,8 @@ from generator.vae import VAE_models, VideoVAE
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train", "train_vae", "finetune_decoder", "train_dit", "export", "object_mask"]
+__all__ = ["train", "train_vae", "finetune_decoder", "train_dit", "export", "object_mask",
+           "vae_from_checkpoint"]
 
 
 #################################################################################
@@ -251,6 +252,27 @@ def finetune_decoder(cfg: TrainConfig, vae: VideoVAE) -> VideoVAE:
     return vae
 
 
+def vae_from_checkpoint(path: str | Path, name: str | None = None) -> VideoVAE:
+    """The (decoder-tuned) VAE of a shipped generator checkpoint, latent statistics attached;
+    ``name`` (the config's ``vae.model``), when given, must be the checkpoint's."""
+    from generator.pipeline import CHECKPOINT_FORMAT
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"vae.init_from: no generator checkpoint at {path}")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"vae.init_from {path}: not a generator checkpoint")
+    if name is not None and ck["vae"]["name"] != name:
+        raise ValueError(f"vae.init_from {path}: its VAE is {ck['vae']['name']}, the config "
+                         f"says {name}")
+    vae = VAE_models[ck["vae"]["name"]]()
+    vae.load_state_dict(ck["vae"]["state_dict"])
+    vae.eval().latent_stats = ck["latent_stats"]  # type: ignore[attr-defined]
+    log.info("vae: taken from %s (%s), not trained", path, ck["vae"]["name"])
+    return vae
+
+
 @torch.no_grad()
 def latent_statistics(vae: VideoVAE, seed: int, n: int = 128) -> dict[str, list[float]]:
     """Per-channel mean and std of posterior means on ``n`` training clips (for scaling)."""
@@ -314,6 +336,36 @@ def _dit_lr(c: DiTConfig, step: int) -> float:
     return c.min_lr + (c.lr - c.min_lr) * _cosine(progress)
 
 
+def _load_dit_source(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``(config, EMA state)`` of a run's ``dit.pt`` or of a shipped generator checkpoint."""
+    from generator.pipeline import CHECKPOINT_FORMAT
+
+    if not path.is_file():
+        raise FileNotFoundError(f"dit.init_from: no checkpoint at {path} (train that run first)")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(ck, dict) and ck.get("format") == CHECKPOINT_FORMAT:
+        return ck["dit"]["config"], {k: v.float() for k, v in ck["dit"]["state_dict"].items()}
+    if isinstance(ck, dict) and "ema" in ck and "config" in ck:
+        return ck["config"], ck["ema"]
+    raise ValueError(f"dit.init_from {path}: neither a run's dit.pt nor a generator checkpoint")
+
+
+def _warm_start(path: str | Path, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The EMA weights of an earlier DiT (run ``dit.pt`` or shipped checkpoint), retargeted to
+    ``model``'s patch."""
+    from generator.dit import retarget_temporal_patch
+
+    path = Path(path)
+    src, state = _load_dit_source(path)
+    dst = model.config  # type: ignore[attr-defined]
+    for key in ("hidden_size", "depth", "num_heads", "latent_shape"):
+        if key in src and tuple(np.atleast_1d(src[key])) != tuple(np.atleast_1d(dst[key])):
+            raise ValueError(f"dit.init_from {path}: {key} {src[key]} differs from {dst[key]}")
+    if tuple(src["patch"]) != tuple(dst["patch"]):
+        state = retarget_temporal_patch(state, src["patch"], dst["patch"], dst["latent_shape"][0])
+    return state
+
+
 class _ReplayBuffer:
     """The last ``size`` encoded training examples (latent, text tokens, mask, pooled)."""
 
@@ -355,6 +407,10 @@ def train_dit(cfg: TrainConfig, vae: VideoVAE) -> torch.nn.Module:
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
         log.info("dit: resumed at step %d", step)
+    elif c.init_from:
+        model.load_state_dict(_warm_start(c.init_from, model))
+        ema.load_state_dict(model.state_dict())
+        log.info("dit: warm start from %s", c.init_from)
     if step >= c.steps:
         return ema.eval()
     text = get_text_encoder()
@@ -438,10 +494,13 @@ def export(cfg: TrainConfig, vae: VideoVAE, ema: torch.nn.Module, path: str | Pa
 
     path = Path(path or cfg.export)
     ck_dit = torch.load(Path(cfg.out) / "dit.pt", map_location="cpu", weights_only=False)
-    info = {"name": cfg.name, "dit_steps": ck_dit["step"], "vae_steps": cfg.vae.steps,
+    vae_info = ({"vae_from": str(cfg.vae.init_from)} if cfg.vae.init_from
+                else {"vae_steps": cfg.vae.steps})
+    info = {"name": cfg.name, "dit_steps": ck_dit["step"], **vae_info,
             "train_config": cfg.model_dump(mode="json"), **(meta or {})}
     save_checkpoint(path, ema, vae, cfg.vae.model, cfg.dit.model,
-                    vae.latent_stats, info)  # type: ignore[attr-defined]
+                    vae.latent_stats, info,  # type: ignore[attr-defined]
+                    dit_dtype=getattr(torch, cfg.export_dtype))
     log.info("exported %s (%.1f MB)", path, path.stat().st_size / 2**20)
     return path
 
@@ -452,8 +511,12 @@ def train(cfg: TrainConfig, do_export: bool = True) -> Path | None:
     out = Path(cfg.out)
     _setup_logging(out)
     t0 = time.time()
-    vae = train_vae(cfg)
-    ema = train_dit(cfg, vae)
-    vae = finetune_decoder(cfg, vae)
+    if cfg.vae.init_from:
+        vae = vae_from_checkpoint(cfg.vae.init_from, cfg.vae.model)
+        ema = train_dit(cfg, vae)
+    else:
+        vae = train_vae(cfg)
+        ema = train_dit(cfg, vae)
+        vae = finetune_decoder(cfg, vae)
     log.info("training done in %.0f s (this invocation)", time.time() - t0)
     return export(cfg, vae, ema) if do_export else None

@@ -20,7 +20,7 @@ from generator.data import (
     to_uint8,
     training_scene,
 )
-from generator.dit import DiT_models, get_3d_sincos_pos_embed
+from generator.dit import DiT, DiT_models, get_3d_sincos_pos_embed, retarget_temporal_patch
 from generator.flow import RectifiedFlow, euler_sample, timestep_schedule
 from generator.pipeline import DEFAULT_CHECKPOINT, Pipeline, save_checkpoint, untrained_pipeline
 from generator.plugin import ReferenceGenerator
@@ -84,6 +84,55 @@ def test_dit_patches_and_adaln_zero(name: str, tokens: int) -> None:
                 torch.randn(2, 384))
     assert out.shape == x.shape
     assert torch.count_nonzero(out) == 0  # adaLN-Zero / zero final layer: starts at exactly 0
+
+
+def test_retarget_temporal_patch_embeds_and_predicts_like_the_source() -> None:
+    torch.manual_seed(0)
+    src = DiT_models["DiT-XT/2x4"](latent_shape=(4, 8, 16, 16))
+    with torch.no_grad():
+        for p in src.parameters():
+            p.normal_(0, 0.1)  # adaLN-zero would leave the output layer all zeros
+    dst = DiT_models["DiT-XT/1x4"](latent_shape=(4, 8, 16, 16))
+    dst.load_state_dict(retarget_temporal_patch(src.state_dict(), src.patch, dst.patch, 4))
+    # a latent whose frames come in equal pairs: the one-frame token of frame 2i embeds like
+    # the two-frame token i
+    x = torch.randn(2, 4, 4, 16, 16).repeat_interleave(2, dim=2)
+    e_src = src.x_embedder(src.patchify(x)).view(2, 4, 16, -1)
+    e_dst = dst.x_embedder(dst.patchify(x)).view(2, 8, 16, -1)
+    torch.testing.assert_close(e_dst[:, 0::2], e_src, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(e_dst[:, 1::2], e_src, rtol=1e-5, atol=1e-5)
+    # the output layer predicts each frame as the mean of the source's two frames (features
+    # are ordered (pt, ph, pw, C), so the source's token output is [frame 0, frame 1])
+    h, c = torch.randn(2, 64, 128), torch.randn(2, 128)
+    want = src.final_layer(h, c).view(2, 64, 2, 64).mean(2)
+    torch.testing.assert_close(dst.final_layer(h, c), want, rtol=1e-5, atol=1e-5)
+    # every other tensor is carried over unchanged
+    same = [k for k in src.state_dict() if "x_embedder" not in k and "final_layer.linear" not in k]
+    for k in same:
+        assert torch.equal(dst.state_dict()[k], src.state_dict()[k]), k
+
+
+def test_retarget_refuses_what_it_cannot_map() -> None:
+    src = DiT_models["DiT-XT/1x4"](latent_shape=(4, 8, 16, 16))
+    with pytest.raises(ValueError, match="only the temporal patch may shrink"):
+        retarget_temporal_patch(src.state_dict(), (1, 4, 4), (2, 4, 4), 4)
+    with pytest.raises(ValueError, match="only the temporal patch may shrink"):
+        retarget_temporal_patch(src.state_dict(), (2, 4, 4), (1, 2, 2), 4)
+
+
+def test_warm_start_checks_the_source(tmp_path: Path) -> None:
+    from generator.train import _warm_start
+
+    wide = DiT_models["DiT-T/2x4"](latent_shape=(4, 8, 16, 16))
+    torch.save({"config": wide.config, "ema": wide.state_dict()}, tmp_path / "dit.pt")
+    narrow = DiT_models["DiT-XT/1x4"](latent_shape=(4, 8, 16, 16))
+    with pytest.raises(ValueError, match="hidden_size 192 differs from 128"):
+        _warm_start(tmp_path / "dit.pt", narrow)
+    with pytest.raises(FileNotFoundError, match="train that run first"):
+        _warm_start(tmp_path / "missing.pt", narrow)
+    fine = DiT_models["DiT-T/1x4"](latent_shape=(4, 8, 16, 16))
+    fine.load_state_dict(_warm_start(tmp_path / "dit.pt", fine))
+    assert torch.equal(fine.blocks[0].attn.q.weight, wide.blocks[0].attn.q.weight)
 
 
 def test_dit_text_dropout_uses_null_text() -> None:
@@ -236,6 +285,21 @@ def test_pipeline_rejects_foreign_checkpoint(tmp_path: Path) -> None:
         Pipeline.from_checkpoint(path)
 
 
+def test_half_precision_checkpoint_is_half_the_size_and_samples_alike(tmp_path: Path) -> None:
+    pipe = untrained_pipeline(seed=3, dit_name="DiT-T/2x4")
+    stats = {"mean": [0.0] * 4, "std": [1.0] * 4}
+    full = save_checkpoint(tmp_path / "f32.pt", pipe.dit, pipe.vae, "VAE-XS", "DiT-T/2x4", stats)
+    half = save_checkpoint(tmp_path / "f16.pt", pipe.dit, pipe.vae, "VAE-XS", "DiT-T/2x4", stats,
+                           dit_dtype=torch.float16)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    a, b = Pipeline.from_checkpoint(full), Pipeline.from_checkpoint(half)
+    assert all(p.dtype == torch.float32 for p in b.dit.parameters())
+    za = a.generate_latents(["a red ball falls"], [0], steps=4)
+    zb = b.generate_latents(["a red ball falls"], [0], steps=4)
+    assert not torch.equal(za, zb)  # the weights really were rounded ...
+    torch.testing.assert_close(zb, za, atol=2e-2, rtol=0)  # ... and sample nearly alike
+
+
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="shipped checkpoint not built yet")
 def test_shipped_checkpoint_loads_and_is_small() -> None:
     weights = DEFAULT_CHECKPOINT.parent
@@ -310,6 +374,42 @@ def test_train_tiny_then_resume(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "grids").is_dir()
     pipe = Pipeline.from_checkpoint(path)
     assert pipe.meta["dit_steps"] == 2
+
+    # a second run starts its finer-patch DiT from this run's
+    warm = cfg(1).model_copy(deep=True)
+    warm.out, warm.export = str(tmp_path / "warm"), str(tmp_path / "warm.pt")
+    warm.dit.model, warm.dit.init_from = "DiT-XT/1x4", str(tmp_path / "run" / "dit.pt")
+    train(warm, do_export=False)
+    assert "dit: warm start from" in (tmp_path / "warm" / "train.log").read_text()
+    assert torch.load(tmp_path / "warm" / "dit.pt", weights_only=False)["config"]["patch"] == (1, 4, 4)
+
+    # a run built on a shipped checkpoint: its VAE as it is (no VAE stage), its DiT retargeted
+    ontop = cfg(1).model_copy(deep=True)
+    ontop.out, ontop.export = str(tmp_path / "ontop"), str(tmp_path / "ontop.pt")
+    ontop.vae.init_from = ontop.dit.init_from = str(path)
+    ontop.dit.model = "DiT-XT/1x4"
+    made = Pipeline.from_checkpoint(train(ontop))
+    assert not (tmp_path / "ontop" / "vae.pt").exists()
+    assert not (tmp_path / "ontop" / "vae_decoder.pt").exists()
+    for k, v in pipe.vae.state_dict().items():
+        assert torch.equal(made.vae.state_dict()[k], v), k
+    torch.testing.assert_close(made.mean, pipe.mean)
+    assert made.meta["vae_from"] == str(path) and "vae_steps" not in made.meta
+    assert made.dit.patch == (1, 4, 4)
+
+
+def test_init_from_refuses_a_mismatched_checkpoint(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from generator.train import _warm_start, vae_from_checkpoint
+
+    with pytest.raises(ValueError, match="its VAE is VAE-XS, the config says VAE-S"):
+        vae_from_checkpoint(tiny_checkpoint, "VAE-S")
+    with pytest.raises(FileNotFoundError, match="no generator checkpoint"):
+        vae_from_checkpoint(tmp_path / "none.pt")
+    torch.save({"weights": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a generator checkpoint"):
+        vae_from_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="neither a run's dit.pt nor a generator checkpoint"):
+        _warm_start(tmp_path / "other.pt", DiT_models["DiT-XT/1x4"](latent_shape=(4, 8, 16, 16)))
 
 
 # -- evaluation ------------------------------------------------------------------------------
