@@ -1,6 +1,7 @@
 """``generator``: sample clips from the reference generator, or train it.
 
-    generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 3] [--checkpoint P]
+    generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 3] [--eta 1]
+                     [--checkpoint P]
     generator train --config generator/configs/v2.yaml [--no-export]
 
 Mistakes (unknown flags, bad values, missing files) print one line and exit with code 2.
@@ -13,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from generator.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_STEPS
 
 __all__ = ["main"]
 
@@ -38,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     s.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    s.add_argument("--eta", type=float, default=DEFAULT_ETA,
+                   help="sampler noise: 0 deterministic Euler, 1 ancestral (default %(default)s)")
     s.add_argument("--checkpoint", default=None, help="checkpoint (default: the shipped one)")
     t = sub.add_parser("train", help="train (or resume) from a config file")
     t.add_argument("--config", required=True)
@@ -59,7 +62,7 @@ def _sample(args: argparse.Namespace) -> int:
         raise _Usage(f"{out}: output must be a video file (.mp4)")
     try:
         gen = ReferenceGenerator(checkpoint=args.checkpoint, steps=args.steps,
-                                 guidance=args.guidance)
+                                 guidance=args.guidance, eta=args.eta)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise _Usage(f"--{err['loc'][0]}: {err['msg']}") from None
@@ -70,7 +73,7 @@ def _sample(args: argparse.Namespace) -> int:
     write_video(out, clip)
     print(f"{out}: {clip.num_frames if hasattr(clip, 'num_frames') else len(clip.frames)} frames "
           f"{clip.frames.shape[2]}x{clip.frames.shape[1]} at {clip.fps:g} fps (seed {args.seed}, "
-          f"{args.steps} steps)")
+          f"{args.steps} steps, eta {args.eta:g})")
     return 0
 
 

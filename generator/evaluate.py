@@ -38,7 +38,7 @@ import torch
 
 from evalkit.clip import Clip
 from evalkit.world import PALETTE, SceneSpec, render
-from generator.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_STEPS
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ def _run(name: str, make: Callable[[list[SceneSpec]], list[Clip]], scenes: list[
 
 def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
              steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE,
+             eta: float = DEFAULT_ETA,
              conditions: Sequence[str] = ("world", "vae_roundtrip", "untrained", "reference"),
              sets: Sequence[str] = ("heldout", "ood")) -> dict[str, Any]:
     """All conditions on all prompt sets; returns the JSON-ready result."""
@@ -158,7 +159,7 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
 
     pipe = load_pipeline(checkpoint)
     gen = ReferenceGenerator(checkpoint=str(checkpoint) if checkpoint else None, steps=steps,
-                             guidance=guidance)
+                             guidance=guidance, eta=eta)
     floor = untrained_pipeline(seed, pipe.meta.get("train_config", {}).get("dit", {}).get(
         "model", "DiT-XT/2x4"), vae=pipe.vae,
         latent_stats={"mean": pipe.mean.flatten().tolist(), "std": pipe.std.flatten().tolist()})
@@ -173,7 +174,8 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
         return [Clip(f, FPS) for f in to_uint8(rec)]
 
     def untrained(specs: list[SceneSpec]) -> list[Clip]:
-        frames = floor.generate([s.prompt for s in specs], list(range(len(specs))), steps, guidance)
+        frames = floor.generate([s.prompt for s in specs], list(range(len(specs))), steps, guidance,
+                                eta)
         return [Clip(f, FPS) for f in frames]
 
     def reference(specs: list[SceneSpec]) -> list[Clip]:
@@ -186,7 +188,8 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
     result: dict[str, Any] = {
         "checkpoint": str(checkpoint or "shipped"), "checkpoint_sha256": pipe.meta.get("sha256"),
         "dit_steps_trained": pipe.meta.get("dit_steps"), "sampler": {"steps": steps,
-                                                                    "guidance": guidance},
+                                                                    "guidance": guidance,
+                                                                    "eta": eta},
         "n_prompts": n, "seed": seed, "criteria": {
             "tracked": f"main object tracked in >= {TRACKED_SHARE:.0%} of frames it is visible",
             "colour_ok": "main track's median colour nearest the prompt's palette colour",
@@ -217,12 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    p.add_argument("--eta", type=float, default=DEFAULT_ETA)
     p.add_argument("--conditions", default="world,vae_roundtrip,untrained,reference")
     p.add_argument("--sets", default="heldout,ood")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    res = evaluate(args.checkpoint, args.n, args.seed, args.steps, args.guidance,
+    res = evaluate(args.checkpoint, args.n, args.seed, args.steps, args.guidance, args.eta,
                    args.conditions.split(","), args.sets.split(","))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,12 @@ drawn logit-normally (SD3), which concentrates on the middle of the path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["RectifiedFlow", "sample_timesteps", "euler_sample", "timestep_schedule"]
+__all__ = ["RectifiedFlow", "sample_timesteps", "euler_sample", "timestep_schedule",
+           "ancestral_sigma"]
 
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -55,18 +56,55 @@ def timestep_schedule(steps: int, shift: float = 1.0) -> torch.Tensor:
     return shift * t / (1 + (shift - 1) * t)
 
 
+def ancestral_sigma(t: torch.Tensor, t_next: torch.Tensor, eta: float) -> torch.Tensor:
+    """Fresh-noise scale of a stochastic step from ``t`` down to ``t_next`` (DDPM's posterior
+    width when ``eta = 1``, DDIM's when ``eta = 0``) on the path ``x_t = (1-t) x_0 + t eps``:
+
+        sigma^2 = eta^2 t_next^2 (1 - ((1-t) t_next / ((1-t_next) t))^2)
+
+    It shrinks with the step, so the sampler tends to the reverse SDE as steps grow.
+    """
+    if eta == 0 or float(t_next) == 0.0:
+        return torch.zeros(())
+    ratio = (1 - t) * t_next / ((1 - t_next) * t)
+    return eta * t_next * torch.sqrt((1 - ratio**2).clamp(min=0.0))
+
+
 @torch.no_grad()
 def euler_sample(velocity: VelocityFn, noise: torch.Tensor, steps: int, shift: float = 1.0,
+                 eta: float = 0.0, generators: Sequence[torch.Generator] | None = None,
                  ) -> torch.Tensor:
-    """Integrate ``dx/dt = velocity(x, t)`` from ``t = 1`` (``noise``) to ``t = 0`` in ``steps``.
+    """Integrate from ``t = 1`` (``noise``) to ``t = 0`` in ``steps``; returns ``x_0``.
 
     ``velocity(x (B, ...), t (B,))`` -> ``(B, ...)``; classifier-free guidance lives in it
-    (see :func:`generator.pipeline.Pipeline.velocity`).
+    (see :func:`generator.pipeline.Pipeline.velocity`). ``eta = 0``: Euler steps of the ODE
+    ``dx/dt = v`` (deterministic). ``eta > 0``: each step predicts ``x_0 = x - t v`` and
+    ``eps = x + (1 - t) v``, then lands on ``t_next`` as
+    ``(1 - t_next) x_0 + sqrt(t_next^2 - sigma^2) eps + sigma z`` with fresh noise ``z``
+    (:func:`ancestral_sigma`; DDIM's update for this path), which commits each sample to one
+    outcome instead of drifting along an average of several. ``generators``: one per sample
+    for ``z``, so that a sample does not depend on the others in its batch.
     """
+    if eta < 0:
+        raise ValueError(f"eta must be >= 0, got {eta}")
+    if eta > 0 and generators is not None and len(generators) != noise.shape[0]:
+        raise ValueError("need one generator per sample")
     ts = timestep_schedule(steps, shift)
     x = noise
     for i in range(steps):
         t, t_next = ts[i], ts[i + 1]
         v = velocity(x, t.expand(x.shape[0]))
-        x = x + (t_next - t) * v
+        if eta == 0:
+            x = x + (t_next - t) * v
+            continue
+        x0, eps = x - t * v, x + (1 - t) * v
+        sigma = ancestral_sigma(t, t_next, eta)
+        if float(sigma) == 0.0:
+            x = (1 - t_next) * x0 + t_next * eps
+            continue
+        if generators is None:
+            z = torch.randn_like(x)
+        else:
+            z = torch.cat([torch.randn((1, *x.shape[1:]), generator=g) for g in generators])
+        x = (1 - t_next) * x0 + torch.sqrt(t_next**2 - sigma**2) * eps + sigma * z
     return x

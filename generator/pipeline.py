@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from generator.data import to_uint8
-from generator.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_STEPS
 from generator.dit import DiT, DiT_models
 from generator.flow import euler_sample
 from generator.vae import VAE_models, VideoVAE
@@ -89,14 +89,26 @@ class Pipeline:
     # -- sampling --------------------------------------------------------------------------
     def noise(self, seeds: Sequence[int]) -> torch.Tensor:
         """``(B, C, T, H, W)`` starting noise, one ``torch.Generator`` per seed."""
-        return torch.cat([torch.randn((1, *self.latent_shape),
-                                      generator=torch.Generator().manual_seed(int(s)))
-                          for s in seeds])
+        return self._noise(self._generators(seeds))
+
+    @staticmethod
+    def _generators(seeds: Sequence[int]) -> list[torch.Generator]:
+        return [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+    def _noise(self, generators: Sequence[torch.Generator]) -> torch.Tensor:
+        return torch.cat([torch.randn((1, *self.latent_shape), generator=g) for g in generators])
 
     @torch.no_grad()
-    def generate_latents(self, prompts: Sequence[str], seeds: Sequence[int], steps: int = 20,
-                         guidance: float = 3.0, shift: float = 1.0) -> torch.Tensor:
-        """Normalised latents ``(B, C, T, H, W)`` for prompts and seeds."""
+    def generate_latents(self, prompts: Sequence[str], seeds: Sequence[int],
+                         steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE,
+                         shift: float = 1.0, eta: float = DEFAULT_ETA,
+                         ) -> torch.Tensor:
+        """Normalised latents ``(B, C, T, H, W)`` for prompts and seeds.
+
+        ``eta``: 0 for the deterministic Euler sampler, > 0 for stochastic steps
+        (:func:`generator.flow.euler_sample`); each clip's step noise continues its own seed's
+        generator, so a clip still depends only on its prompt, seed and the sampler settings.
+        """
         if len(prompts) != len(seeds):
             raise ValueError("need one seed per prompt")
         tokens, mask, pooled = self.text(list(prompts))
@@ -113,17 +125,18 @@ class Pipeline:
                 v_cond, v_uncond = v[:b], v[b:]
                 return v_uncond + guidance * (v_cond - v_uncond)
 
-        return euler_sample(velocity, self.noise(seeds), steps, shift)
+        generators = self._generators(seeds)
+        return euler_sample(velocity, self._noise(generators), steps, shift, eta, generators)
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> np.ndarray:
         """Normalised latents -> uint8 frames ``(B, T, H, W, 3)``."""
         return to_uint8(self.vae.decode(z * self.std + self.mean))
 
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], steps: int = 20,
-                 guidance: float = 3.0) -> np.ndarray:
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], steps: int = DEFAULT_STEPS,
+                 guidance: float = DEFAULT_GUIDANCE, eta: float = DEFAULT_ETA) -> np.ndarray:
         """uint8 clips ``(B, 16, 64, 64, 3)`` at :data:`FPS`."""
-        return self.decode(self.generate_latents(prompts, seeds, steps, guidance))
+        return self.decode(self.generate_latents(prompts, seeds, steps, guidance, eta=eta))
 
 
 CHECKPOINT_FORMAT = "evalkit-reference-generator/1"

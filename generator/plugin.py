@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.clip import Clip
 from evalkit.generators.base import GenerationRequest, Generator
 
-from generator.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_STEPS
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class ReferenceOptions(BaseModel):
     checkpoint: str | None = Field(default=None, description="checkpoint path (default: the shipped checkpoint)")
     steps: int = Field(default=DEFAULT_STEPS, ge=1, le=1000, description="Euler steps of the flow sampler")
     guidance: float = Field(default=DEFAULT_GUIDANCE, ge=0.0, le=20.0, description="classifier-free guidance")
+    eta: float = Field(default=DEFAULT_ETA, ge=0.0, le=1.0,
+                       description="sampler noise: 0 deterministic Euler, 1 DDPM-like ancestral steps")
 
 
 def mark(clip: Clip, generator: str = "reference", version: str = VERSION) -> Clip:
@@ -80,11 +82,11 @@ class ReferenceGenerator(Generator):
         pipe = load_pipeline(self._checkpoint())
         o = self.options
         frames = pipe.generate([r.prompt for r in requests], [r.seed for r in requests],
-                               steps=o.steps, guidance=o.guidance)
+                               steps=o.steps, guidance=o.guidance, eta=o.eta)
         clips = []
         for r, f in zip(requests, frames):
             meta = {"prompt": r.prompt, "seed": r.seed, "generator": self.name,
-                    "generator_version": self.version, "steps": o.steps, "guidance": o.guidance,
+                    "generator_version": self.version, "steps": o.steps, "guidance": o.guidance, "eta": o.eta,
                     "checkpoint_sha256": pipe.meta.get("sha256")}
             clips.append(mark(Clip(f, FPS, meta), self.name, self.version))
         return clips

@@ -21,7 +21,7 @@ from generator.data import (
     training_scene,
 )
 from generator.dit import DiT, DiT_models, get_3d_sincos_pos_embed, retarget_temporal_patch
-from generator.flow import RectifiedFlow, euler_sample, timestep_schedule
+from generator.flow import RectifiedFlow, ancestral_sigma, euler_sample, timestep_schedule
 from generator.pipeline import DEFAULT_CHECKPOINT, Pipeline, save_checkpoint, untrained_pipeline
 from generator.plugin import ReferenceGenerator
 from generator.vae import VAE_models, CausalConv3d
@@ -164,6 +164,50 @@ def test_rectified_flow_exact_on_straight_paths() -> None:
     assert ts[0] == 1.0 and ts[-1] == 0.0 and torch.all(ts[1:] < ts[:-1])
 
 
+def test_ancestral_sigma_vanishes_at_the_end_and_with_the_step() -> None:
+    t = torch.tensor(0.5)
+    assert float(ancestral_sigma(t, torch.tensor(0.0), 1.0)) == 0.0  # last step: no new noise
+    assert float(ancestral_sigma(t, torch.tensor(0.4), 0.0)) == 0.0  # eta 0: deterministic
+    big, small = ancestral_sigma(t, torch.tensor(0.3), 1.0), ancestral_sigma(t, torch.tensor(0.49), 1.0)
+    assert 0 < float(small) < float(big) < 0.3  # never more than the noise level it lands on
+    half = ancestral_sigma(t, torch.tensor(0.3), 0.5)
+    assert float(half) == pytest.approx(0.5 * float(big))
+
+
+def _gaussian_velocity(mu: float, s: float):
+    """The exact rectified-flow velocity of 1-D data N(mu, s^2)."""
+    def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        tt = t.view(-1, 1)
+        var = (1 - tt) ** 2 * s**2 + tt**2
+        centred = x - (1 - tt) * mu
+        x0 = mu + (1 - tt) * s**2 / var * centred
+        eps = tt / var * centred
+        return eps - x0
+    return v
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_samplers_reach_the_data_distribution(eta: float) -> None:
+    # with the exact velocity of Gaussian data, every sampler (deterministic or ancestral) must
+    # land on that Gaussian: a wrong noise scale would show as a wrong spread
+    torch.manual_seed(0)
+    mu, s = 1.5, 0.4
+    out = euler_sample(_gaussian_velocity(mu, s), torch.randn(40_000, 1), steps=400, eta=eta)
+    assert float(out.mean()) == pytest.approx(mu, abs=0.01)
+    assert float(out.std()) == pytest.approx(s, rel=0.02)  # at 20 steps: 0.92x (eta 0), 0.86x (1)
+
+
+def test_ancestral_sampler_is_exact_on_a_point_mass_and_checks_input() -> None:
+    c = torch.tensor([[0.3, -1.0]])
+    velocity = lambda x, t: (x - c) / t.view(-1, 1)  # noqa: E731  (x0 = c exactly)
+    out = euler_sample(velocity, torch.randn(5, 2), steps=4, eta=1.0)
+    torch.testing.assert_close(out, c.expand(5, 2))
+    with pytest.raises(ValueError, match="eta must be >= 0"):
+        euler_sample(velocity, torch.randn(5, 2), steps=4, eta=-0.1)
+    with pytest.raises(ValueError, match="one generator per sample"):
+        euler_sample(velocity, torch.randn(5, 2), steps=4, eta=1.0,
+                     generators=[torch.Generator()])
+
 
 def test_weighted_flow_loss_keeps_the_scale_and_moves_the_weight() -> None:
     x0, noise = torch.zeros(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)
@@ -255,6 +299,21 @@ def test_plugin_same_request_same_bytes(tiny_checkpoint: Path) -> None:
     assert other_seed.frames.tobytes() != one.frames.tobytes()
     assert one.metadata["seed"] == 5 and one.metadata["generator"] == "reference"
     assert one.metadata.get("ai_generated") is True
+
+
+def test_plugin_ancestral_and_euler_samplers_reproduce_and_differ(tiny_checkpoint: Path) -> None:
+    a = GenerationRequest("a red ball falls", "p0", 0, seed=5)
+    b = GenerationRequest("a blue box rests at the center", "p1", 0, seed=6)
+    stochastic = ReferenceGenerator(checkpoint=str(tiny_checkpoint), steps=3, eta=1.0)
+    one = stochastic.generate(a)
+    pair = stochastic.generate_batch([b, a])
+    assert one.frames.tobytes() == stochastic.generate(a).frames.tobytes()
+    assert one.frames.tobytes() == pair[1].frames.tobytes()  # step noise follows the clip's seed
+    euler = ReferenceGenerator(checkpoint=str(tiny_checkpoint), steps=3, eta=0.0).generate(a)
+    assert euler.frames.tobytes() != one.frames.tobytes()
+    assert one.metadata["eta"] == 1.0 and euler.metadata["eta"] == 0.0
+    with pytest.raises(ValueError):
+        ReferenceGenerator(eta=1.5)
 
 
 def test_plugin_clips_carry_provenance_marks(tiny_checkpoint: Path) -> None:
