@@ -118,6 +118,7 @@ def cmd_make_data(args: argparse.Namespace) -> int:
                                     ae_seconds=args.ae_seconds, seed=args.seed,
                                     n_reference=args.reference_clips,
                                     reference_checkpoint=args.reference_checkpoint,
+                                    reference_eta=args.reference_eta,
                                     only=args.only)
     except (ValueError, FileNotFoundError) as exc:
         log.error("%s", exc)
@@ -256,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reference-generator samples (two 8-frame windows each)")
     p.add_argument("--reference-checkpoint", default=None,
                    help="generator checkpoint (default: the shipped one)")
+    p.add_argument("--reference-eta", type=float, default=None,
+                   help="sampler noise of the reference samples (default: the generator's)")
     p.add_argument("--only", nargs="+", metavar="SOURCE",
                    help="build only these sources (real ones are read back from --out)")
     p.add_argument("--seed", type=int, default=0)

@@ -140,18 +140,19 @@ def generator_vae_round_trip(clips: np.ndarray, checkpoint: str | Path | None = 
 
 
 def reference_windows(n_clips: int, checkpoint: str | Path | None = None, seed: int = 0,
-                      steps: int = 20, guidance: float | None = None, batch: int = 16
-                      ) -> tuple[np.ndarray, list[str]]:
+                      steps: int = 20, guidance: float | None = None, batch: int = 16,
+                      eta: float | None = None) -> tuple[np.ndarray, list[str]]:
     """``2 n_clips`` windows: both halves of ``n_clips`` reference-generator samples.
 
     Prompts are training-distribution scenes (:func:`generator.data.training_scene`); sample
     ``i`` uses seed ``seed * 1_000_003 + i``. The frames come straight from the pipeline, so
     they carry **no** provenance marks: a detector trained on them cannot lean on the watermark.
+    ``guidance`` and ``eta`` default to the generator's own sampler defaults.
     """
     from tqdm import tqdm
 
     from generator.data import training_scene
-    from generator.defaults import DEFAULT_GUIDANCE
+    from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE
     from generator.pipeline import load_pipeline
 
     pipe = load_pipeline(checkpoint)
@@ -161,7 +162,8 @@ def reference_windows(n_clips: int, checkpoint: str | Path | None = None, seed: 
     clips: list[np.ndarray] = []
     for i in tqdm(range(0, n_clips, batch), desc="reference samples", unit="batch"):
         clips.extend(pipe.generate(prompts[i:i + batch], seeds[i:i + batch], steps=steps,
-                                   guidance=DEFAULT_GUIDANCE if guidance is None else guidance))
+                                   guidance=DEFAULT_GUIDANCE if guidance is None else guidance,
+                                   eta=DEFAULT_ETA if eta is None else eta))
     windows, groups = [], []
     for i, clip in enumerate(clips):
         for t0 in range(0, clip.shape[0] - WINDOW + 1, WINDOW):
@@ -178,6 +180,7 @@ def _load_shard(path: Path) -> tuple[np.ndarray, list[str]]:
 def build_default_data(real_videos: Path, out: Path, per_file: int = 32, n_world: int = 600,
                        ae_seconds: float = 150.0, seed: int = 0, n_reference: int = 700,
                        reference_checkpoint: str | Path | None = None,
+                       reference_eta: float | None = None,
                        only: Collection[str] | None = None) -> dict[str, int]:
     """Write the default source folders under ``out`` (see module docstring).
 
@@ -226,7 +229,8 @@ def build_default_data(real_videos: Path, out: Path, per_file: int = 32, n_world
         write_shard(out / "fake_gen_vae" / "clips.npz", fakes, groups)
         counts["fake_gen_vae"] = len(real)
     if want("fake_reference") and n_reference > 0:
-        clips, ref_groups = reference_windows(n_reference, reference_checkpoint, seed)
+        clips, ref_groups = reference_windows(n_reference, reference_checkpoint, seed,
+                                              eta=reference_eta)
         write_shard(out / "fake_reference" / "clips.npz", clips, ref_groups)
         counts["fake_reference"] = len(clips)
     return counts

@@ -2,7 +2,7 @@
 
     generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 3] [--eta 1]
                      [--checkpoint P]
-    generator train --config generator/configs/v2.yaml [--no-export]
+    generator train --config generator/configs/v3.yaml [--no-export]
 
 Mistakes (unknown flags, bad values, missing files) print one line and exit with code 2.
 """

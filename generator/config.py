@@ -1,4 +1,4 @@
-"""Training configuration: one YAML file (``generator/configs/v2.yaml``) fixes a whole run.
+"""Training configuration: one YAML file (``generator/configs/v3.yaml``) fixes a whole run.
 
 Unknown keys are refused (pydantic ``extra="forbid"``) so that a typo cannot silently fall back
 to a default.
@@ -82,8 +82,9 @@ class TrainConfig(BaseModel):
     threads: int = Field(2, ge=1)
     vae: VAEConfig = VAEConfig()
     dit: DiTConfig = DiTConfig()
-    #: Where :func:`generator.train.export` writes the shipped checkpoint.
-    export: str = "generator/weights/reference_v2.pt"
+    #: Where :func:`generator.train.export` writes the checkpoint (default ``OUT/reference.pt``,
+    #: so that a new config never overwrites a shipped file by accident).
+    export: str | None = None
     #: Precision of the DiT weights in the exported file (float16 halves it; loading casts back).
     export_dtype: Literal["float32", "float16"] = "float32"
 

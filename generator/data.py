@@ -41,6 +41,7 @@ __all__ = [
     "combo_of",
     "training_scene",
     "heldout_scenes",
+    "heldout_freefall_scenes",
     "ood_scenes",
     "training_batch",
     "to_tensor",
@@ -128,6 +129,23 @@ def heldout_scenes(n: int = 64, seed: int = 0) -> list[SceneSpec]:
     """
     return _scenes_for(sorted(heldout_combos()), IN_DISTRIBUTION, n, seed,
                        g_mps2=EARTH_G, pixels_per_metre=DEFAULT_PIXELS_PER_METRE)
+
+
+def heldout_freefall_scenes(n: int = 48, seed: int = 1) -> list[SceneSpec]:
+    """``n`` free falls of held-out combinations (world defaults, as :func:`heldout_scenes`):
+    a larger sample of the one motion whose g is a target, for choosing sampler settings on
+    seeds other than the test's."""
+    falls = [c for c in sorted(heldout_combos()) if c[1] == Motion.FREEFALL.value]
+    rng = np.random.default_rng([seed, 17])
+    out: list[SceneSpec] = []
+    while len(out) < n:
+        colour, motion, region = falls[int(rng.integers(len(falls)))]
+        spec = sample_scene(rng, IN_DISTRIBUTION, n_objects=1, motion=[motion], colour=[colour],
+                            region=[region], g_mps2=EARTH_G,
+                            pixels_per_metre=DEFAULT_PIXELS_PER_METRE)
+        if combo_of(spec) == (colour, motion, region) and _in_view(spec):
+            out.append(spec)
+    return out
 
 
 def ood_scenes(n: int = 64, seed: int = 0) -> list[SceneSpec]:

@@ -30,8 +30,9 @@ __all__ = ["Pipeline", "load_pipeline", "untrained_pipeline", "save_checkpoint",
            "DEFAULT_CHECKPOINT", "FPS", "DEFAULT_STEPS",
            "DEFAULT_GUIDANCE"]
 
-#: The shipped checkpoint (trained by ``generator train --config generator/configs/v2.yaml``).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "reference_v2.pt"
+#: The shipped checkpoint (trained by ``generator train --config generator/configs/v3.yaml``, which
+#: starts from ``reference_v2.pt``).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "reference_v3.pt"
 #: Frame rate of the clips (the physics world's default, which the model was trained on).
 FPS = 8.0
 
@@ -71,7 +72,7 @@ class Pipeline:
         if not path.is_file():
             raise FileNotFoundError(
                 f"generator checkpoint not found: {path} (train one with "
-                "'generator train --config generator/configs/v2.yaml')")
+                "'generator train --config generator/configs/v3.yaml')")
         ck = torch.load(path, map_location="cpu", weights_only=False)
         if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a reference-generator checkpoint")

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ReferenceGenerator", "ReferenceOptions", "mark"]
 
-VERSION = "2"
+VERSION = "3"
 
 
 class ReferenceOptions(BaseModel):

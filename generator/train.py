@@ -1,7 +1,8 @@
 """Training: the VAE, then the diffusion transformer on its latents, then the decoder; resumable.
 
 ``generator train --config generator/configs/v2.yaml`` runs three stages into the config's
-``out`` folder::
+``out`` folder (a config whose ``vae.init_from`` names a shipped checkpoint, as ``v3.yaml`` does,
+takes that VAE as it is and runs stage 2 only)::
 
     out/vae.pt          stage 1: VAE (model, optimiser, step, latent statistics)
     out/dit.pt          stage 2: DiT (model, EMA, optimiser, step) on the frozen VAE's latents
@@ -492,7 +493,7 @@ def export(cfg: TrainConfig, vae: VideoVAE, ema: torch.nn.Module, path: str | Pa
     """Write the shipped checkpoint: VAE, EMA DiT, latent statistics, names and configs."""
     from generator.pipeline import save_checkpoint
 
-    path = Path(path or cfg.export)
+    path = Path(path or cfg.export or Path(cfg.out) / "reference.pt")
     ck_dit = torch.load(Path(cfg.out) / "dit.pt", map_location="cpu", weights_only=False)
     vae_info = ({"vae_from": str(cfg.vae.init_from)} if cfg.vae.init_from
                 else {"vae_steps": cfg.vae.steps})

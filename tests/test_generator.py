@@ -22,7 +22,13 @@ from generator.data import (
 )
 from generator.dit import DiT, DiT_models, get_3d_sincos_pos_embed, retarget_temporal_patch
 from generator.flow import RectifiedFlow, ancestral_sigma, euler_sample, timestep_schedule
-from generator.pipeline import DEFAULT_CHECKPOINT, Pipeline, save_checkpoint, untrained_pipeline
+from generator.pipeline import (
+    DEFAULT_CHECKPOINT,
+    Pipeline,
+    load_pipeline,
+    save_checkpoint,
+    untrained_pipeline,
+)
 from generator.plugin import ReferenceGenerator
 from generator.vae import VAE_models, CausalConv3d
 
@@ -368,6 +374,19 @@ def test_shipped_checkpoint_loads_and_is_small() -> None:
     assert frames.shape == (1, 16, 64, 64, 3) and frames.dtype == np.uint8
 
 
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="shipped checkpoint not built yet")
+def test_shipped_generator_draws_the_prompted_object() -> None:
+    # a quality floor for the shipped weights and sampler defaults: 8 held-out prompts of the
+    # model card's test set (98% tracked, 100% right colour over all 64)
+    from evalkit.clip import Clip
+    from generator.evaluate import clip_measures
+
+    specs = heldout_scenes(64, seed=0)[::8]
+    frames = load_pipeline().generate([s.prompt for s in specs], list(range(0, 64, 8)))
+    rows = [clip_measures(Clip(f, 8.0), s, s.prompt) for s, f in zip(specs, frames)]
+    assert sum(r["tracked"] and r["colour_ok"] for r in rows) >= 7, rows
+
+
 # -- CLI -------------------------------------------------------------------------------------
 
 
@@ -444,10 +463,11 @@ def test_train_tiny_then_resume(tmp_path: Path) -> None:
 
     # a run built on a shipped checkpoint: its VAE as it is (no VAE stage), its DiT retargeted
     ontop = cfg(1).model_copy(deep=True)
-    ontop.out, ontop.export = str(tmp_path / "ontop"), str(tmp_path / "ontop.pt")
+    ontop.out, ontop.export = str(tmp_path / "ontop"), None  # default: inside the run folder
     ontop.vae.init_from = ontop.dit.init_from = str(path)
     ontop.dit.model = "DiT-XT/1x4"
-    made = Pipeline.from_checkpoint(train(ontop))
+    assert train(ontop) == tmp_path / "ontop" / "reference.pt"
+    made = Pipeline.from_checkpoint(tmp_path / "ontop" / "reference.pt")
     assert not (tmp_path / "ontop" / "vae.pt").exists()
     assert not (tmp_path / "ontop" / "vae_decoder.pt").exists()
     for k, v in pipe.vae.state_dict().items():
@@ -472,6 +492,25 @@ def test_init_from_refuses_a_mismatched_checkpoint(tiny_checkpoint: Path, tmp_pa
 
 
 # -- evaluation ------------------------------------------------------------------------------
+
+
+def test_heldout_free_falls_are_held_out_falls_in_view() -> None:
+    from generator.data import _in_view, combo_of, heldout_freefall_scenes
+
+    specs = heldout_freefall_scenes(12, seed=4)
+    assert len(specs) == 12 and len({s.prompt for s in specs}) > 1
+    for spec in specs:
+        assert combo_of(spec) in heldout_combos() and combo_of(spec)[1] == "freefall"
+        assert spec.g_mps2 == pytest.approx(9.81) and _in_view(spec)
+    assert [s.prompt for s in heldout_freefall_scenes(12, seed=4)] == [s.prompt for s in specs]
+
+
+def test_evaluate_cli_refuses_unknown_sets(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "generator.evaluate", "--sets", "heldout,bogus",
+                          "--out", str(tmp_path / "e.json")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and "unknown condition or set 'bogus'" in out.stderr
+    assert not (tmp_path / "e.json").exists()
 
 
 def test_evaluation_measures_world_clip_as_perfect() -> None:
