@@ -8,6 +8,8 @@ Conditions, each on the same prompts (scenes from :mod:`generator.data`):
 - ``vae_roundtrip``: the world clip encoded and decoded by the shipped VAE;
 - ``untrained``: a randomly initialised DiT with the shipped VAE (the floor);
 - ``reference``: the shipped generator (via the runner plugin, provenance marks included);
+- ``reference_unmarked`` (on request): the same frames before the provenance marks, to tell the
+  model's share from the watermark's;
 
 on prompt sets: ``heldout`` (64 in-distribution scenes of held-out colour x motion x start
 region combinations, at the world's default g = 9.81 m/s^2 and 2.5 px/m), ``ood`` (the
@@ -51,7 +53,7 @@ __all__ = ["clip_measures", "summarise", "evaluate", "main"]
 _PALETTE_NAMES = list(PALETTE)
 _PALETTE_RGB = np.array([PALETTE[n] for n in _PALETTE_NAMES], dtype=np.float64)
 TRACKED_SHARE = 0.75
-CONDITIONS = ("world", "vae_roundtrip", "untrained", "reference")
+CONDITIONS = ("world", "vae_roundtrip", "untrained", "reference", "reference_unmarked")
 SETS = ("heldout", "ood", "freefall")
 G_TOLERANCE = 0.25
 
@@ -189,8 +191,13 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
         reqs = [GenerationRequest(s.prompt, f"p{i}", 0, seed + i) for i, s in enumerate(specs)]
         return gen.generate_batch(reqs)
 
+    def reference_unmarked(specs: list[SceneSpec]) -> list[Clip]:
+        frames = pipe.generate([s.prompt for s in specs], [seed + i for i in range(len(specs))],
+                               steps, guidance, eta)
+        return [Clip(f, FPS) for f in frames]
+
     makers = {"world": world, "vae_roundtrip": vae_rt, "untrained": untrained,
-              "reference": reference}
+              "reference": reference, "reference_unmarked": reference_unmarked}
     scene_sets = {"heldout": lambda: heldout_scenes(n, seed), "ood": lambda: ood_scenes(n, seed),
                   "freefall": lambda: heldout_freefall_scenes(n, seed)}
     result: dict[str, Any] = {

@@ -527,3 +527,25 @@ def test_evaluation_measures_world_clip_as_perfect() -> None:
     assert not empty["tracked"] and not empty["colour_ok"]
     summary = summarise([row, empty])
     assert summary["tracked_rate"] == 0.5 and summary["freefall_n"] == 2
+
+
+def test_evaluate_marked_and_unmarked_clips_differ_only_by_the_marks(tiny_checkpoint: Path) -> None:
+    from generator.evaluate import evaluate
+
+    res = evaluate(tiny_checkpoint, n=6, seed=3, steps=1,
+                   conditions=("reference", "reference_unmarked"), sets=("heldout",))
+    marked = res["sets"]["heldout"]["reference"]["clips"]
+    plain = res["sets"]["heldout"]["reference_unmarked"]["clips"]
+    assert [r["prompt"] for r in marked] == [r["prompt"] for r in plain] and len(plain) == 6
+    from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE
+
+    assert res["sampler"] == {"steps": 1, "guidance": DEFAULT_GUIDANCE, "eta": DEFAULT_ETA}
+
+    gen = ReferenceGenerator(checkpoint=str(tiny_checkpoint), steps=1)
+    request = GenerationRequest("a red ball falls", "p0", 0, seed=3)
+    frames = Pipeline.from_checkpoint(tiny_checkpoint).generate(["a red ball falls"], [3], steps=1)
+    from evalkit.clip import Clip
+    from generator.plugin import mark
+
+    want = mark(Clip(frames[0], 8.0), "reference", gen.version).frames
+    assert gen.generate(request).frames.tobytes() == want.tobytes()
