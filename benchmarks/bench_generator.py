@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=None, help="default: the generator's")
     p.add_argument("--eta", type=float, default=None, help="default: the generator's")
+    p.add_argument("--guidance-interval", default=None, metavar="LO,HI",
+                   help="default: the generator's")
     p.add_argument("--batches", default="1,8,16")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--threads", default="2,1", help="thread counts to time (comma-separated)")
@@ -49,14 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from evalkit.generators.base import GenerationRequest
-    from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE
+    from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL
     from generator.pipeline import load_pipeline
     from generator.plugin import ReferenceGenerator
 
     args.guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
     args.eta = DEFAULT_ETA if args.eta is None else args.eta
+    interval = (DEFAULT_GUIDANCE_INTERVAL if args.guidance_interval is None
+                else tuple(float(v) for v in args.guidance_interval.split(",")))
     gen = ReferenceGenerator(checkpoint=args.checkpoint, steps=args.steps, guidance=args.guidance,
-                             eta=args.eta)
+                             eta=args.eta, guidance_interval=interval)
+    interval = gen.options.guidance_interval
     pipe = load_pipeline(args.checkpoint)
     warm = [GenerationRequest(PROMPTS[0], "w", 0, 0)]
     gen.generate_batch(warm)  # loads MiniLM, caches text states
@@ -71,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
                 pipe.generate_latents([r.prompt for r in reqs], [r.seed for r in reqs],
-                                      args.steps, args.guidance, eta=args.eta)
+                                      args.steps, args.guidance, eta=args.eta,
+                                      guidance_interval=interval)
                 t1 = time.perf_counter()
                 gen.generate_batch(reqs)
                 t2 = time.perf_counter()
@@ -85,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     best = max(v["clips_per_s"] for pb in per_threads.values() for v in pb.values())
     results = {
         "resolution": "16x64x64", "fps": 8, "steps": args.steps, "guidance": args.guidance,
-        "eta": args.eta, "checkpoint": str(args.checkpoint or "shipped"),
+        "eta": args.eta, "guidance_interval": list(interval), "checkpoint": str(args.checkpoint or "shipped"),
         "checkpoint_dit_steps": pipe.meta.get("dit_steps"),
         "dit_parameters": sum(p.numel() for p in pipe.dit.parameters()),
         "vae_parameters": sum(p.numel() for p in pipe.vae.parameters()),

@@ -1,7 +1,7 @@
 """``generator``: sample clips from the reference generator, or train it.
 
-    generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 3] [--eta 1]
-                     [--checkpoint P]
+    generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 2] [--eta 1]
+                     [--guidance-interval LO,HI] [--checkpoint P]
     generator train --config generator/configs/v3.yaml [--no-export]
 
 Mistakes (unknown flags, bad values, missing files) print one line and exit with code 2.
@@ -14,7 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
-from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_STEPS
+from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
+                                DEFAULT_STEPS)
 
 __all__ = ["main"]
 
@@ -41,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     s.add_argument("--eta", type=float, default=DEFAULT_ETA,
                    help="sampler noise: 0 deterministic Euler, 1 ancestral (default %(default)s)")
+    s.add_argument("--guidance-interval", default=",".join(f"{v:g}" for v in
+                                                          DEFAULT_GUIDANCE_INTERVAL),
+                   metavar="LO,HI", help="guidance only on the steps at times t in [LO, HI] "
+                                         "(1 = noise, 0 = data; default %(default)s)")
     s.add_argument("--checkpoint", default=None, help="checkpoint (default: the shipped one)")
     t = sub.add_parser("train", help="train (or resume) from a config file")
     t.add_argument("--config", required=True)
@@ -60,12 +65,18 @@ def _sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".mp4", ".mov", ".mkv"):
         raise _Usage(f"{out}: output must be a video file (.mp4)")
+    interval = args.guidance_interval.split(",")
+    if len(interval) != 2:
+        raise _Usage(f"--guidance-interval: give two numbers LO,HI, got {args.guidance_interval!r}")
     try:
         gen = ReferenceGenerator(checkpoint=args.checkpoint, steps=args.steps,
-                                 guidance=args.guidance, eta=args.eta)
+                                 guidance=args.guidance, eta=args.eta,
+                                 guidance_interval=interval)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise _Usage(f"--{err['loc'][0]}: {err['msg']}") from None
+        flag = str(err["loc"][0]).replace("_", "-")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise _Usage(f"--{flag}: {msg}") from None
     problems = gen.check([])
     if problems:
         raise _Usage(problems[0])

@@ -8,3 +8,17 @@ DEFAULT_GUIDANCE = 2.0
 #: Stochasticity of the sampler steps: 0 = deterministic Euler, 1 = DDPM-like ancestral steps
 #: (chosen on held-out validation prompts; see generator/MODEL_CARD.md).
 DEFAULT_ETA = 1.0
+#: Times ``t`` (1 = noise, 0 = data) of the steps that take classifier-free guidance; the
+#: others use the conditional velocity alone, at half the cost (see generator/MODEL_CARD.md).
+DEFAULT_GUIDANCE_INTERVAL: tuple[float, float] = (0.0, 1.0)
+
+
+def check_guidance_interval(interval: tuple[float, float] | list[float]) -> tuple[float, float]:
+    """``(lo, hi)`` with ``0 <= lo <= hi <= 1``, else ``ValueError`` saying what is wrong."""
+    try:
+        lo, hi = (float(v) for v in interval)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance interval must be two numbers lo,hi; got {interval!r}") from None
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise ValueError(f"guidance interval must satisfy 0 <= lo <= hi <= 1; got {lo:g},{hi:g}")
+    return lo, hi

@@ -14,6 +14,7 @@ Shapes (default ``DiT-T/1x4`` on the 16 x 64 x 64 clip's latent):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -22,7 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["DiT", "DiT_models", "get_3d_sincos_pos_embed", "retarget_temporal_patch"]
+__all__ = ["DiT", "DiT_models", "TextCondition", "get_3d_sincos_pos_embed",
+           "retarget_temporal_patch"]
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -103,13 +105,22 @@ class Attention(nn.Module):
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
 
+    def keys_values(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``context (B, L, D)`` -> keys and values, each ``(B, heads, L, D / heads)``."""
+        b, n, d = context.shape
+        h = self.num_heads
+        k, v = self.kv(context).view(b, n, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        return k, v
+
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor | None = None,
+                kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """``kv``: :meth:`keys_values` of ``context`` computed beforehand (a sampler reuses the
+        text's keys and values at every step)."""
         b, n, d = x.shape
-        ctx = x if context is None else context
         h = self.num_heads
         q = self.q(x).view(b, n, h, d // h).transpose(1, 2)
-        k, v = self.kv(ctx).view(b, ctx.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        k, v = kv if kv is not None else self.keys_values(x if context is None else context)
         attn_mask = None if mask is None else mask[:, None, None, :]
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
@@ -134,11 +145,12 @@ class DiTBlock(nn.Module):
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor,
-                mask: torch.Tensor) -> torch.Tensor:
+                mask: torch.Tensor,
+                context_kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = \
             self.adaLN_modulation(c).chunk(6, dim=1)
         x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
-        x = x + self.cross(self.norm_cross(x), context, mask)
+        x = x + self.cross(self.norm_cross(x), context, mask, kv=context_kv)
         x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
         return x
 
@@ -155,6 +167,22 @@ class FinalLayer(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
         return self.linear(modulate(self.norm_final(x), shift, scale))
+
+
+@dataclasses.dataclass(frozen=True)
+class TextCondition:
+    """What the DiT makes of a batch's text, the same at every sampler step.
+
+    Attributes:
+        context: ``(B, L, D)`` projected text tokens; mask: ``(B, L)`` bool.
+        pooled: ``(B, D)`` projected sentence vector (added to the timestep embedding).
+        keys_values: per block, the cross-attention keys and values of ``context``.
+    """
+
+    context: torch.Tensor
+    mask: torch.Tensor
+    pooled: torch.Tensor
+    keys_values: tuple[tuple[torch.Tensor, torch.Tensor], ...]
 
 
 class DiT(nn.Module):
@@ -230,14 +258,30 @@ class DiT(nn.Module):
         x = x.reshape(b, gt, gh, gw, pt, ph, pw, c).permute(0, 7, 1, 4, 2, 5, 3, 6)
         return x.reshape(b, c, gt * pt, gh * ph, gw * pw)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
-                pooled: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
-        """Velocity ``(B, C, T, H, W)`` for latents ``x`` at times ``t (B,)`` given the text."""
-        h = self.x_embedder(self.patchify(x)) + self.pos_embed
+    def encode_text(self, tokens: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor,
+                    drop: torch.Tensor | None = None) -> TextCondition:
+        """The text's part of :meth:`forward`, to compute once per batch and reuse at every
+        sampler step (``forward(x, t, text=...)``): projections and cross-attention keys and
+        values. Same arguments as :meth:`forward`."""
         context, mask, pooled_emb = self.text_embedder(tokens, mask, pooled, drop)
-        c = self.t_embedder(t) + pooled_emb
-        for block in self.blocks:
-            h = block(h, c, context, mask)
+        kv = tuple(block.cross.keys_values(context) for block in self.blocks)
+        return TextCondition(context, mask, pooled_emb, kv)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None, pooled: torch.Tensor | None = None,
+                drop: torch.Tensor | None = None, *, text: TextCondition | None = None,
+                ) -> torch.Tensor:
+        """Velocity ``(B, C, T, H, W)`` for latents ``x`` at times ``t (B,)`` given the text:
+        the encoder's ``tokens``, ``mask``, ``pooled`` (and ``drop``), or their
+        :meth:`encode_text` as ``text``."""
+        if text is None:
+            if tokens is None or mask is None or pooled is None:
+                raise ValueError("give the text as tokens, mask and pooled, or as text=")
+            text = self.encode_text(tokens, mask, pooled, drop)
+        h = self.x_embedder(self.patchify(x)) + self.pos_embed
+        c = self.t_embedder(t) + text.pooled
+        for block, kv in zip(self.blocks, text.keys_values):
+            h = block(h, c, text.context, text.mask, kv)
         return self.unpatchify(self.final_layer(h, c))
 
 

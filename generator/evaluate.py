@@ -44,7 +44,8 @@ import torch
 
 from evalkit.clip import Clip
 from evalkit.world import PALETTE, SceneSpec, render
-from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_STEPS
+from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
+                                DEFAULT_STEPS, check_guidance_interval)
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,14 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
              steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE,
              eta: float = DEFAULT_ETA,
              conditions: Sequence[str] = ("world", "vae_roundtrip", "untrained", "reference"),
-             sets: Sequence[str] = ("heldout", "ood")) -> dict[str, Any]:
-    """All conditions on all prompt sets; returns the JSON-ready result."""
+             sets: Sequence[str] = ("heldout", "ood"),
+             guidance_interval: tuple[float, float] = DEFAULT_GUIDANCE_INTERVAL,
+             ) -> dict[str, Any]:
+    """All conditions on all prompt sets; returns the JSON-ready result.
+
+    Seeds are as in every model card so far: clip ``i`` of each batch of 16 gets ``seed + i``
+    (the untrained floor ``i``), so the test's clips stay comparable across versions.
+    """
     from evalkit.generators.base import GenerationRequest
     from generator.data import (heldout_freefall_scenes, heldout_scenes, ood_scenes, to_tensor,
                                 to_uint8)
@@ -168,7 +175,8 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
 
     pipe = load_pipeline(checkpoint)
     gen = ReferenceGenerator(checkpoint=str(checkpoint) if checkpoint else None, steps=steps,
-                             guidance=guidance, eta=eta)
+                             guidance=guidance, eta=eta, guidance_interval=guidance_interval)
+    interval = gen.options.guidance_interval
     floor = untrained_pipeline(seed, pipe.meta.get("train_config", {}).get("dit", {}).get(
         "model", "DiT-XT/2x4"), vae=pipe.vae,
         latent_stats={"mean": pipe.mean.flatten().tolist(), "std": pipe.std.flatten().tolist()})
@@ -184,7 +192,7 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
 
     def untrained(specs: list[SceneSpec]) -> list[Clip]:
         frames = floor.generate([s.prompt for s in specs], list(range(len(specs))), steps, guidance,
-                                eta)
+                                eta, interval)
         return [Clip(f, FPS) for f in frames]
 
     def reference(specs: list[SceneSpec]) -> list[Clip]:
@@ -193,7 +201,7 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
 
     def reference_unmarked(specs: list[SceneSpec]) -> list[Clip]:
         frames = pipe.generate([s.prompt for s in specs], [seed + i for i in range(len(specs))],
-                               steps, guidance, eta)
+                               steps, guidance, eta, interval)
         return [Clip(f, FPS) for f in frames]
 
     makers = {"world": world, "vae_roundtrip": vae_rt, "untrained": untrained,
@@ -204,7 +212,9 @@ def evaluate(checkpoint: str | Path | None = None, n: int = 64, seed: int = 0,
         "checkpoint": str(checkpoint or "shipped"), "checkpoint_sha256": pipe.meta.get("sha256"),
         "dit_steps_trained": pipe.meta.get("dit_steps"), "sampler": {"steps": steps,
                                                                     "guidance": guidance,
-                                                                    "eta": eta},
+                                                                    "eta": eta,
+                                                                    "guidance_interval":
+                                                                    list(interval)},
         "n_prompts": n, "seed": seed, "criteria": {
             "tracked": f"main object tracked in >= {TRACKED_SHARE:.0%} of frames it is visible",
             "colour_ok": "main track's median colour nearest the prompt's palette colour",
@@ -238,8 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eta", type=float, default=DEFAULT_ETA)
     p.add_argument("--conditions", default="world,vae_roundtrip,untrained,reference")
     p.add_argument("--sets", default="heldout,ood", help="of heldout, ood, freefall")
+    p.add_argument("--guidance-interval", default=",".join(f"{v:g}" for v in
+                                                          DEFAULT_GUIDANCE_INTERVAL),
+                   metavar="LO,HI", help="times t of the guided steps (default %(default)s)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    try:
+        interval = check_guidance_interval(args.guidance_interval.split(","))
+    except ValueError as exc:
+        p.error(str(exc))
     bad = ([c for c in args.conditions.split(",") if c not in CONDITIONS]
            + [s for s in args.sets.split(",") if s not in SETS])
     if bad:
@@ -247,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"sets: {', '.join(SETS)})")
     torch.set_num_threads(args.threads)
     res = evaluate(args.checkpoint, args.n, args.seed, args.steps, args.guidance, args.eta,
-                   args.conditions.split(","), args.sets.split(","))
+                   args.conditions.split(","), args.sets.split(","), interval)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")

@@ -5,9 +5,10 @@ Registered as the entry point ``reference = "generator.plugin:ReferenceGenerator
 
     generators:
       - name: reference
-        options: {steps: 20, guidance: 3.0}        # checkpoint: PATH to use another one
+        options: {steps: 20, guidance: 2.0}        # checkpoint: PATH to use another one
 
-The clip depends only on (prompt, seed, steps, guidance, checkpoint): the seed comes from the
+Options: ``steps``, ``guidance``, ``eta``, ``guidance_interval`` (see :class:`ReferenceOptions`).
+The clip depends only on (prompt, seed, the sampler options, checkpoint): the seed comes from the
 request, each clip's noise from its own seed. Every clip carries provenance marks
 (:func:`evalkit.provenance.mark_clip`: invisible watermark + "AI-generated" metadata label).
 """
@@ -18,12 +19,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evalkit.clip import Clip
 from evalkit.generators.base import GenerationRequest, Generator
 
-from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_STEPS
+from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
+                                DEFAULT_STEPS, check_guidance_interval)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,15 @@ class ReferenceOptions(BaseModel):
     guidance: float = Field(default=DEFAULT_GUIDANCE, ge=0.0, le=20.0, description="classifier-free guidance")
     eta: float = Field(default=DEFAULT_ETA, ge=0.0, le=1.0,
                        description="sampler noise: 0 deterministic Euler, 1 DDPM-like ancestral steps")
+    guidance_interval: tuple[float, float] = Field(
+        default=DEFAULT_GUIDANCE_INTERVAL,
+        description="[lo, hi]: guidance on the steps at times t (1 noise .. 0 data) in this range; "
+                    "the others cost half")
+
+    @field_validator("guidance_interval")
+    @classmethod
+    def _interval(cls, value: tuple[float, float]) -> tuple[float, float]:
+        return check_guidance_interval(value)
 
 
 def mark(clip: Clip, generator: str = "reference", version: str = VERSION) -> Clip:
@@ -82,11 +93,13 @@ class ReferenceGenerator(Generator):
         pipe = load_pipeline(self._checkpoint())
         o = self.options
         frames = pipe.generate([r.prompt for r in requests], [r.seed for r in requests],
-                               steps=o.steps, guidance=o.guidance, eta=o.eta)
+                               steps=o.steps, guidance=o.guidance, eta=o.eta,
+                               guidance_interval=o.guidance_interval)
         clips = []
         for r, f in zip(requests, frames):
             meta = {"prompt": r.prompt, "seed": r.seed, "generator": self.name,
                     "generator_version": self.version, "steps": o.steps, "guidance": o.guidance, "eta": o.eta,
+                    "guidance_interval": list(o.guidance_interval),
                     "checkpoint_sha256": pipe.meta.get("sha256")}
             clips.append(mark(Clip(f, FPS, meta), self.name, self.version))
         return clips

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE
+    from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL
     from generator.evaluate import evaluate
 
     logging.basicConfig(level=logging.WARNING)
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(pooled, indent=1))
     Path(args.out).write_text(json.dumps({"checkpoint": args.checkpoint or "shipped",
                                           "sampler": {"steps": 20, "guidance": guidance,
-                                                      "eta": eta},
+                                                      "eta": eta, "guidance_interval":
+                                                      list(DEFAULT_GUIDANCE_INTERVAL)},
                                           "per_seed": per_seed, "pooled": pooled}, indent=1)
                               + "\n")
     return 0

@@ -3,7 +3,7 @@
     python scripts/sampler_sweep.py --checkpoint generator/weights/reference_v3.pt \
         --out generator/weights/sampler_sweep_v3.json
 
-For every (eta, guidance) of the grid, at ``--steps``: the 64 held-out prompts of ``--seed 1``
+For every (eta, guidance, guidance interval) of the grid, at ``--steps``: the 64 held-out prompts of ``--seed 1``
 (``heldout``: tracked, colour, g) and ``--n-freefall`` held-out free falls of the same seed
 (``freefall``: g within 25%). The test numbers of the model card use ``--seed 0``.
 """
@@ -32,23 +32,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--etas", default="0,1")
     p.add_argument("--guidances", default="2,3,4")
+    p.add_argument("--intervals", default="0:1",
+                   help="guidance intervals LO:HI, comma-separated (times t of the guided steps)")
     p.add_argument("--n-freefall", type=int, default=48)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
-    for eta in [float(x) for x in args.etas.split(",")]:
-        for guidance in [float(x) for x in args.guidances.split(",")]:
-            row = {"eta": eta, "guidance": guidance, "steps": args.steps}
-            for name, n in (("heldout", 64), ("freefall", args.n_freefall)):
-                res = evaluate(args.checkpoint, n, args.seed, args.steps, guidance, eta,
-                               ("reference",), (name,))
-                s = res["sets"][name]["reference"]["summary"]
-                row[name] = {k: s[k] for k in ("n", "tracked_rate", "colour_match_rate",
-                                               "freefall_n", "freefall_g_within_25pct_rate",
-                                               "freefall_median_rel_error_g")}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    intervals = [tuple(float(v) for v in x.split(":")) for x in args.intervals.split(",")]
+    grid = [(e, g, iv) for e in [float(x) for x in args.etas.split(",")]
+            for g in [float(x) for x in args.guidances.split(",")] for iv in intervals]
+    for eta, guidance, interval in grid:
+        row = {"eta": eta, "guidance": guidance, "guidance_interval": list(interval),
+               "steps": args.steps}
+        for name, n in (("heldout", 64), ("freefall", args.n_freefall)):
+            res = evaluate(args.checkpoint, n, args.seed, args.steps, guidance, eta,
+                           ("reference",), (name,), interval)
+            s = res["sets"][name]["reference"]["summary"]
+            row[name] = {k: s[k] for k in ("n", "tracked_rate", "colour_match_rate",
+                                           "freefall_n", "freefall_g_within_25pct_rate",
+                                           "freefall_median_rel_error_g")}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     out = Path(args.out)
     out.write_text(json.dumps({"checkpoint": args.checkpoint, "seed": args.seed,
                                "grid": rows}, indent=1) + "\n")

@@ -150,6 +150,22 @@ def test_dit_text_dropout_uses_null_text() -> None:
     assert torch.allclose(a, b)  # dropped text: the prompt no longer matters
 
 
+def test_dit_text_condition_computed_once_gives_the_same_velocity() -> None:
+    model = untrained_pipeline(seed=2, dit_name="DiT-T/1x4").dit.eval()
+    x, t = torch.randn(3, 4, 8, 16, 16), torch.rand(3)
+    tokens, pooled = torch.randn(3, 6, 384), torch.randn(3, 384)
+    mask = torch.tensor([[True] * 6, [True] * 3 + [False] * 3, [True] + [False] * 5])
+    drop = torch.tensor([False, True, False])
+    with torch.no_grad():
+        text = model.encode_text(tokens, mask, pooled, drop)
+        assert len(text.keys_values) == len(model.blocks)
+        direct = model(x, t, tokens, mask, pooled, drop)
+        assert torch.equal(model(x, t, text=text), direct)
+        assert not torch.equal(model(x, t.flip(0), text=text), direct)  # t still matters
+    with pytest.raises(ValueError, match="tokens, mask and pooled"):
+        model(x, t)
+
+
 def test_pos_embed_is_unique_per_token() -> None:
     emb = get_3d_sincos_pos_embed(128, (4, 4, 4))
     assert emb.shape == (64, 128)
@@ -322,6 +338,38 @@ def test_plugin_ancestral_and_euler_samplers_reproduce_and_differ(tiny_checkpoin
         ReferenceGenerator(eta=1.5)
 
 
+def test_guidance_interval_guides_only_the_steps_inside_it(tiny_checkpoint: Path) -> None:
+    pipe = Pipeline.from_checkpoint(tiny_checkpoint)
+    prompts, seeds = ["a red ball falls", "a blue box rests at the center"], [1, 2]
+
+    def latents(**kw: object) -> torch.Tensor:
+        return pipe.generate_latents(prompts, seeds, steps=4, eta=1.0, **kw)
+
+    full = latents(guidance=2.0)
+    assert torch.equal(latents(guidance=2.0, guidance_interval=(0.0, 1.0)), full)
+    # steps start at t = 1, .75, .5, .25: an interval holding none of them is no guidance
+    assert torch.equal(latents(guidance=2.0, guidance_interval=(0.1, 0.2)),
+                       latents(guidance=1.0))
+    upper = latents(guidance=2.0, guidance_interval=(0.5, 1.0))
+    assert not torch.equal(upper, full) and not torch.equal(upper, latents(guidance=1.0))
+    # the bounds count as inside, although the schedule's times are float32
+    assert torch.equal(latents(guidance=2.0, guidance_interval=(0.25, 1.0)), full)
+    with pytest.raises(ValueError, match="0 <= lo <= hi <= 1"):
+        latents(guidance=2.0, guidance_interval=(0.8, 0.2))
+
+
+def test_plugin_guidance_interval_option(tiny_checkpoint: Path) -> None:
+    from pydantic import ValidationError
+
+    gen = ReferenceGenerator(checkpoint=str(tiny_checkpoint), steps=2,
+                             guidance_interval=[0.5, 1.0])
+    clip = gen.generate(GenerationRequest("a red ball falls", "p0", 0, seed=5))
+    assert clip.metadata["guidance_interval"] == [0.5, 1.0]
+    for bad in ([0.9, 0.1], [0.0, 1.5], [0.5]):
+        with pytest.raises(ValidationError):
+            ReferenceGenerator(guidance_interval=bad)
+
+
 def test_plugin_clips_carry_provenance_marks(tiny_checkpoint: Path) -> None:
     provenance = pytest.importorskip("evalkit.provenance")
     clip = ReferenceGenerator(checkpoint=str(tiny_checkpoint), steps=2).generate(
@@ -399,6 +447,9 @@ def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     (), ("sample", "a red ball falls", "-o", "x.mp4", "--steps", "0"),
     ("sample", "a red ball falls", "-o", "x.mp4", "--bogus"),
     ("sample", "a red ball falls", "-o", "x.txt"),
+    ("sample", "a red ball falls", "-o", "x.mp4", "--guidance-interval", "0.9,0.1"),
+    ("sample", "a red ball falls", "-o", "x.mp4", "--guidance-interval", "0.5"),
+    ("sample", "a red ball falls", "-o", "x.mp4", "--guidance-interval", "a,b"),
     ("train", "--config", "missing.yaml"),
     ("frobnicate",),
 ])
@@ -539,7 +590,10 @@ def test_evaluate_marked_and_unmarked_clips_differ_only_by_the_marks(tiny_checkp
     assert [r["prompt"] for r in marked] == [r["prompt"] for r in plain] and len(plain) == 6
     from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE
 
-    assert res["sampler"] == {"steps": 1, "guidance": DEFAULT_GUIDANCE, "eta": DEFAULT_ETA}
+    from generator.defaults import DEFAULT_GUIDANCE_INTERVAL
+
+    assert res["sampler"] == {"steps": 1, "guidance": DEFAULT_GUIDANCE, "eta": DEFAULT_ETA,
+                              "guidance_interval": list(DEFAULT_GUIDANCE_INTERVAL)}
 
     gen = ReferenceGenerator(checkpoint=str(tiny_checkpoint), steps=1)
     request = GenerationRequest("a red ball falls", "p0", 0, seed=3)
