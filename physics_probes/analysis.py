@@ -40,6 +40,18 @@ _HALF_EXTENT_PER_SQRT_AREA = 0.5642
 _CACHE_SIZE = 8
 
 
+def _is_scenery(track: Track) -> bool:
+    """See :meth:`ClipAnalysis.is_scenery`."""
+    return bool(np.mean(track.static) >= _SCENERY_SHARE
+                and np.mean(track.touches_border) >= _SCENERY_SHARE)
+
+
+def _is_footprint(track: Track, num_frames: int) -> bool:
+    """See :meth:`ClipAnalysis.is_footprint`."""
+    return bool(np.mean(track.static) >= _SCENERY_SHARE
+                and track.static.sum() < _OCCLUDER_FRAME_SHARE * num_frames)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ClipAnalysis:
     """Tracks of one clip and its frame geometry.
@@ -67,12 +79,20 @@ class ClipAnalysis:
 
     def is_scenery(self, track: Track) -> bool:
         """Static and touching the frame edge in most sightings: a wall, not an object."""
-        return bool(np.mean(track.static) >= _SCENERY_SHARE
-                    and np.mean(track.touches_border) >= _SCENERY_SHARE)
+        return _is_scenery(track)
+
+    def is_footprint(self, track: Track) -> bool:
+        """Mostly static, yet static in under :data:`_OCCLUDER_FRAME_SHARE` of the frames: not
+        an object at rest (that is in the median, so static wherever it is not covered) but a
+        slow moving object's own footprint in the median, seen while the object is away."""
+        return _is_footprint(track, self.num_frames)
 
     @functools.cached_property
     def _significant(self) -> list[Track]:
-        objs = [t for t in self.tracks if not self.is_scenery(t)]
+        # A footprint is no object: it must neither be followed nor, as a neighbour of
+        # another colour (a blend of the object and the background), take its sightings.
+        objs = [t for t in self.tracks
+                if not self.is_scenery(t) and not self.is_footprint(t)]
         if not objs:
             return []
         biggest = max(float(np.median(t.area)) for t in objs)
@@ -88,6 +108,8 @@ class ClipAnalysis:
         box where the track has a sighting, else a box of the object's typical extent about
         its centroid interpolated across a gap or extrapolated at constant velocity before its
         first and after its last sighting (where it would be had it not been hidden or merged).
+        Extrapolation needs the first (last) sighting next to another object, else the box
+        there is NaN (overlaps nothing).
         """
         objs = [t for t in self._significant if len(t) >= FRAGMENT_MAX_SIGHTINGS]
         n, t_len = len(objs), self.num_frames
@@ -111,6 +133,22 @@ class ClipAnalysis:
             boxes[i] = np.concatenate([c - half, c + half], axis=1)
             boxes[i, tr.frames] = tr.bbox
             seen[i, tr.frames] = True
+        # An object can have been merged into another (or hidden by it) before its first
+        # sighting only if it then comes out next to another object, and after its last only
+        # if it was last seen next to one; one that appears or vanishes in open view was not
+        # anywhere before or after (it appeared from nowhere), so it has no place there.
+        for i, tr in enumerate(objs):
+            others = [j for j in range(n) if j != i]
+            margin = _FRAGMENT_MARGIN_SHARE * size[i] + 1.0
+            for k, outside in ((0, frames < tr.frames[0]), (-1, frames > tr.frames[-1])):
+                if not outside.any():
+                    continue
+                fk, b = int(tr.frames[k]), tr.bbox[k]
+                near = any(seen[j, fk] and bool(np.all(b[:2] - margin < boxes[j, fk, 2:])
+                                                and np.all(b[2:] + margin > boxes[j, fk, :2]))
+                           for j in others)
+                if not near:
+                    boxes[i, outside] = np.nan  # overlaps nothing
         return {tr.track_id: i for i, tr in enumerate(objs)}, boxes, seen, size, colours
 
     def _overlap_others(self, track: Track, frames: np.ndarray, bbox: np.ndarray,
@@ -242,11 +280,25 @@ def analyse_frames(frames: np.ndarray, fps: float, extract: ExtractOptions | Non
     tracks = tuple(link_tracks(dets, track))
     # Occluders are static things seen in most frames (walls, objects at rest); a static
     # part seen in a few frames is a moving object's own footprint in the median (a slow
-    # object), which must not excuse or hide that object.
-    static_tracks = [t for t in tracks if np.mean(t.static) >= _SCENERY_SHARE
-                     and len(t) >= _OCCLUDER_FRAME_SHARE * dets.num_frames]
-    boxes = np.array([[t.bbox[:, 0].min(), t.bbox[:, 1].min(), t.bbox[:, 2].max(),
-                       t.bbox[:, 3].max()] for t in static_tracks]).reshape(-1, 4)
+    # object), which must not excuse or hide that object. Only static sightings count, and
+    # only they make the box: the tracker may link a static blob with moving blobs of a like
+    # colour, whose boxes would stretch the "occluder" over a falling object's whole path.
+    # And an occluder that is no wall must be significant (as objects are): a static speck
+    # far smaller than the objects (a stain in a generated texture) hides nothing, yet every
+    # sighting of an object passing it would be dropped.
+    biggest = max((float(np.median(t.area)) for t in tracks if not _is_scenery(t)),
+                  default=0.0)
+    boxes = []
+    for t in tracks:
+        st = t.static
+        if st.sum() < _OCCLUDER_FRAME_SHARE * dets.num_frames:
+            continue
+        small = float(np.median(t.area[st])) < SIGNIFICANT_AREA_SHARE * biggest
+        if small and not _is_scenery(t):
+            continue
+        b = t.bbox[st]
+        boxes.append([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])
+    boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
     return ClipAnalysis(tracks=tracks, num_frames=dets.num_frames, height=dets.height,
                         width=dets.width, fps=float(fps), occluders=boxes)
 

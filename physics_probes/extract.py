@@ -16,6 +16,9 @@ Pipeline (all frames at once, vectorised):
    coverage ``alpha`` is its colour's projection onto the segment from the background to the
    object's core colour, clipped to ``[0, 1]``. The area is the sum of alphas and the centroid is
    alpha-weighted, which is exact for a symmetric antialiased edge and survives compression.
+5. A moving part is kept only when its core stands well out of the foreground threshold
+   (:data:`MIN_CORE_CONTRAST_FACTOR`): blobs of a shimmering (generated) background barely
+   clear it and are no objects.
 """
 
 from __future__ import annotations
@@ -56,6 +59,15 @@ _SPLIT_SIDE_COHERENCE = 0.9
 #: ... and when each has at least this many body pixels (3x3 neighbourhood all its own).
 _SPLIT_MIN_BODY_PX = 4
 _BODY_STRUCTURE = np.ones((3, 3), dtype=bool)
+#: A moving part is an object only when its core's contrast with the background under it is at
+#: least this many times the foreground threshold (50 RGB at the default 20). A part whose
+#: core barely clears the threshold is background shimmer (a generated texture flickering from
+#: frame to frame, a codec re-coding it, the ghost a slow object leaves in the median), not an
+#: object; as a neighbour of another colour it would make the probes drop the real object's
+#: sightings as merged. World objects stand 100 RGB or more off the background colour (their
+#: cores over 4 times the threshold, raw or after H.264); 85-90 % of the shimmer blobs of
+#: generated clips stay under 2 times.
+MIN_CORE_CONTRAST_FACTOR = 2.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +81,9 @@ class ExtractOptions:
         max_area_fraction: components larger than this share of the frame are not objects
             (camera motion, lighting changes) and are dropped.
         max_objects_per_frame: keep the largest this-many components of each frame.
+        min_core_contrast_factor: a moving part is an object only when its core stands this
+            many times the foreground threshold off the background
+            (:data:`MIN_CORE_CONTRAST_FACTOR`); lower it for dull objects in clean video.
     """
 
     min_contrast: float = 20.0
@@ -76,6 +91,7 @@ class ExtractOptions:
     min_area_px: float | None = None
     max_area_fraction: float = 0.25
     max_objects_per_frame: int = 8
+    min_core_contrast_factor: float = MIN_CORE_CONTRAST_FACTOR
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -87,6 +103,10 @@ class Detections:
         centroid: ``(N, 2)`` float ``(x, y)`` in pixels (pixel ``j`` is centred at ``j + 0.5``).
         area: ``(N,)`` float coverage-weighted area in pixels.
         colour: ``(N, 3)`` float mean RGB of the object's core.
+        contrast: ``(N,)`` float mean RGB distance of the core's pixels from the background
+            under them: the temporal median (where the median may hold an object's footprint,
+            the nearer of it and the background colour); for an object at rest, the
+            background colour.
         bbox: ``(N, 4)`` float ``(x0, y0, x1, y1)`` pixel-edge box of the thresholded mask.
         touches_border: ``(N,)`` bool, the box reaches an edge of the frame.
         static: ``(N,)`` bool, found by colour only (unchanged from the median: at rest, walls).
@@ -98,6 +118,7 @@ class Detections:
     centroid: np.ndarray
     area: np.ndarray
     colour: np.ndarray
+    contrast: np.ndarray
     bbox: np.ndarray
     touches_border: np.ndarray
     static: np.ndarray
@@ -115,6 +136,11 @@ class Detections:
         return np.arange(lo, hi)
 
 
+def _threshold(bg: BackgroundModel, options: ExtractOptions) -> float:
+    """Least RGB distance from the median for a pixel to be moving foreground."""
+    return max(options.min_contrast, options.noise_factor * bg.noise)
+
+
 def _foreground(f: np.ndarray, bg: BackgroundModel, options: ExtractOptions
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(moving, static)`` bool masks ``(T, H, W)``; ``static`` is None when nothing is static."""
@@ -122,7 +148,7 @@ def _foreground(f: np.ndarray, bg: BackgroundModel, options: ExtractOptions
     for c in range(3):  # per channel: avoids a (T, H, W, 3) temporary per operation
         dc = f[..., c] - bg.image[..., c]
         d2 += dc * dc
-    thr = max(options.min_contrast, options.noise_factor * bg.noise)
+    thr = _threshold(bg, options)
     moving = d2 > thr * thr
     where = bg.unusual
     if not where.any():
@@ -255,6 +281,7 @@ def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -
     f = frames.astype(np.float32)
     # The median on the raw (uint8) frames: min/max networks are cheapest on small types.
     bg = estimate_background(f, temporal_median(frames))
+    thr = _threshold(bg, options)
     moving, static = _foreground(f, bg, options)
     lab, n, is_static, pairs = _label(moving, static)
     if n == 0:
@@ -281,6 +308,18 @@ def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -
     core_n = np.bincount(lbl[core], minlength=n + 1).astype(np.float64)
     colour = np.stack([np.bincount(lbl[core], weights=pix[core, c], minlength=n + 1)
                        for c in range(3)], axis=1) / np.maximum(core_n, 1)[:, None]
+    # Core contrast: how far the core stands from the background under it (RGB). Where the
+    # median is unusual it may hold an object's footprint (a slow object) rather than the
+    # background, so there a pixel must also stand out from the background colour: the ghost
+    # an object leaves behind differs from the median, but not from the background.
+    sep = mag
+    if bg.unusual.any():
+        under = bg.unusual.ravel()[rem] & ~is_static[lbl]
+        d_bg = pix[under] - bg.colour_mean
+        sep = mag.copy()
+        sep[under] = np.minimum(mag[under], np.sqrt((d_bg * d_bg).sum(axis=1)))
+    core_contrast = (np.bincount(lbl[core], weights=sep[core], minlength=n + 1)
+                     / np.maximum(core_n, 1))
 
     # Coverage of each pixel along background -> object colour.
     span = colour[lbl].astype(np.float32) - ref
@@ -297,9 +336,9 @@ def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -
         if sl is not None:
             boxes[i] = (sl[2].start, sl[1].start, sl[2].stop, sl[1].stop, sl[0].start)
     alive = boxes[:, 4] >= 0
-    _merge_pairs(pairs, colour, area, sx, sy, boxes, alive, is_static)
-    _merge_pairs(_fragment_pairs(boxes, colour, alive, is_static), colour, area, sx, sy, boxes,
-                 alive, is_static)
+    _merge_pairs(pairs, colour, core_contrast, area, sx, sy, boxes, alive, is_static)
+    _merge_pairs(_fragment_pairs(boxes, colour, alive, is_static), colour, core_contrast, area,
+                 sx, sy, boxes, alive, is_static)
 
     labels = np.flatnonzero(alive)
     # A moving part whose core colour is plainly background colour is no object: background
@@ -309,6 +348,12 @@ def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -
         plain = mahalanobis(colour[moving_labels].astype(np.float32), bg.colour_mean,
                             bg.colour_inv_cov) < BACKGROUND_SIGMA
         labels = np.setdiff1d(labels, moving_labels[plain])
+    # ... nor is one whose core barely clears the foreground threshold (see
+    # MIN_CORE_CONTRAST_FACTOR). Static parts are exempt: walls may be dull, and a static part
+    # already stands OBJECT_SIGMA off the background's colour model.
+    moving_labels = labels[~is_static[labels]]
+    faint = moving_labels[core_contrast[moving_labels] < options.min_core_contrast_factor * thr]
+    labels = np.setdiff1d(labels, faint)
     min_area = options.min_area_px if options.min_area_px is not None else max(3.0, 1e-3 * h * w)
     labels = labels[(area[labels] >= min_area) & (area[labels] <= options.max_area_fraction * h * w)]
     frame = boxes[labels, 4].astype(np.int64)
@@ -323,14 +368,15 @@ def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -
     a = area[labels]
     return Detections(
         frame=frame, centroid=np.stack([sx[labels] / a, sy[labels] / a], axis=1), area=a,
-        colour=colour[labels], bbox=bbox, touches_border=touches, static=is_static[labels],
-        num_frames=t_len, height=h, width=w, background=bg,
+        colour=colour[labels], contrast=core_contrast[labels], bbox=bbox,
+        touches_border=touches, static=is_static[labels], num_frames=t_len, height=h, width=w,
+        background=bg,
     )
 
 
-def _merge_pairs(pairs: np.ndarray, colour: np.ndarray, area: np.ndarray, sx: np.ndarray,
-                 sy: np.ndarray, boxes: np.ndarray, alive: np.ndarray, is_static: np.ndarray
-                 ) -> None:
+def _merge_pairs(pairs: np.ndarray, colour: np.ndarray, contrast: np.ndarray, area: np.ndarray,
+                 sx: np.ndarray, sy: np.ndarray, boxes: np.ndarray, alive: np.ndarray,
+                 is_static: np.ndarray) -> None:
     """Fold a static part into the moving part it touches when their core colours agree.
 
     That is one slow object partly lying inside its own median footprint; a wall the object
@@ -343,6 +389,7 @@ def _merge_pairs(pairs: np.ndarray, colour: np.ndarray, area: np.ndarray, sx: np
             continue
         total = area[a] + area[b]
         colour[a] = (colour[a] * area[a] + colour[b] * area[b]) / max(total, 1e-9)
+        contrast[a] = (contrast[a] * area[a] + contrast[b] * area[b]) / max(total, 1e-9)
         area[a], sx[a], sy[a] = total, sx[a] + sx[b], sy[a] + sy[b]
         boxes[a, :2] = np.minimum(boxes[a, :2], boxes[b, :2])
         boxes[a, 2:4] = np.maximum(boxes[a, 2:4], boxes[b, 2:4])
@@ -370,6 +417,7 @@ def _fragment_pairs(boxes: np.ndarray, colour: np.ndarray, alive: np.ndarray,
 def _empty(t_len: int, h: int, w: int, bg: BackgroundModel) -> Detections:
     return Detections(
         frame=np.zeros(0, dtype=np.int64), centroid=np.zeros((0, 2)), area=np.zeros(0),
-        colour=np.zeros((0, 3)), bbox=np.zeros((0, 4)), touches_border=np.zeros(0, dtype=bool),
-        static=np.zeros(0, dtype=bool), num_frames=t_len, height=h, width=w, background=bg,
+        colour=np.zeros((0, 3)), contrast=np.zeros(0), bbox=np.zeros((0, 4)),
+        touches_border=np.zeros(0, dtype=bool), static=np.zeros(0, dtype=bool),
+        num_frames=t_len, height=h, width=w, background=bg,
     )
