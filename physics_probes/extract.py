@@ -16,9 +16,9 @@ Pipeline (all frames at once, vectorised):
    coverage ``alpha`` is its colour's projection onto the segment from the background to the
    object's core colour, clipped to ``[0, 1]``. The area is the sum of alphas and the centroid is
    alpha-weighted, which is exact for a symmetric antialiased edge and survives compression.
-5. A moving part is kept only when its core stands well out of the foreground threshold
-   (:data:`MIN_CORE_CONTRAST_FACTOR`): blobs of a shimmering (generated) background barely
-   clear it and are no objects.
+5. A moving part is kept only when its core stands well off the background
+   (:data:`MIN_CORE_CONTRAST`, :data:`MIN_CORE_CONTRAST_FACTOR`): blobs of a shimmering
+   (generated) background barely clear the foreground threshold and are no objects.
 """
 
 from __future__ import annotations
@@ -59,15 +59,18 @@ _SPLIT_SIDE_COHERENCE = 0.9
 #: ... and when each has at least this many body pixels (3x3 neighbourhood all its own).
 _SPLIT_MIN_BODY_PX = 4
 _BODY_STRUCTURE = np.ones((3, 3), dtype=bool)
-#: A moving part is an object only when its core's contrast with the background under it is at
-#: least this many times the foreground threshold (50 RGB at the default 20). A part whose
-#: core barely clears the threshold is background shimmer (a generated texture flickering from
-#: frame to frame, a codec re-coding it, the ghost a slow object leaves in the median), not an
-#: object; as a neighbour of another colour it would make the probes drop the real object's
-#: sightings as merged. World objects stand 100 RGB or more off the background colour (their
-#: cores over 4 times the threshold, raw or after H.264); 85-90 % of the shimmer blobs of
-#: generated clips stay under 2 times.
-MIN_CORE_CONTRAST_FACTOR = 2.5
+#: A moving part is an object only when its core stands at least this far (RGB) from the
+#: background under it. A part whose core barely clears the foreground threshold is background
+#: shimmer (a generated texture flickering from frame to frame, a codec re-coding it, the ghost
+#: a slow object leaves in the median), not an object; as a neighbour of another colour it
+#: would make the probes drop the real object's sightings as merged. The shimmer blobs of
+#: generated clips have cores 25-35 RGB off the background; world objects 100 RGB or more.
+MIN_CORE_CONTRAST = 50.0
+#: ... and at least this many times the clip's foreground threshold, which grows with its noise
+#: (``noise_factor`` noise standard deviations), so that in a noisy clip a part must clear the
+#: noise by a margin too. Kept well under the ratio that a bright object reaches on a busy
+#: texture after compression (about 2), which a larger factor would lose.
+MIN_CORE_CONTRAST_FACTOR = 1.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,9 +84,10 @@ class ExtractOptions:
         max_area_fraction: components larger than this share of the frame are not objects
             (camera motion, lighting changes) and are dropped.
         max_objects_per_frame: keep the largest this-many components of each frame.
-        min_core_contrast_factor: a moving part is an object only when its core stands this
-            many times the foreground threshold off the background
-            (:data:`MIN_CORE_CONTRAST_FACTOR`); lower it for dull objects in clean video.
+        min_core_contrast: a moving part is an object only when its core stands this far
+            (RGB) off the background (:data:`MIN_CORE_CONTRAST`); lower it for dull objects.
+        min_core_contrast_factor: ... and this many times the foreground threshold
+            (:data:`MIN_CORE_CONTRAST_FACTOR`).
     """
 
     min_contrast: float = 20.0
@@ -91,6 +95,7 @@ class ExtractOptions:
     min_area_px: float | None = None
     max_area_fraction: float = 0.25
     max_objects_per_frame: int = 8
+    min_core_contrast: float = MIN_CORE_CONTRAST
     min_core_contrast_factor: float = MIN_CORE_CONTRAST_FACTOR
 
 
@@ -352,7 +357,8 @@ def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -
     # MIN_CORE_CONTRAST_FACTOR). Static parts are exempt: walls may be dull, and a static part
     # already stands OBJECT_SIGMA off the background's colour model.
     moving_labels = labels[~is_static[labels]]
-    faint = moving_labels[core_contrast[moving_labels] < options.min_core_contrast_factor * thr]
+    least = max(options.min_core_contrast, options.min_core_contrast_factor * thr)
+    faint = moving_labels[core_contrast[moving_labels] < least]
     labels = np.setdiff1d(labels, faint)
     min_area = options.min_area_px if options.min_area_px is not None else max(3.0, 1e-3 * h * w)
     labels = labels[(area[labels] >= min_area) & (area[labels] <= options.max_area_fraction * h * w)]

@@ -66,7 +66,10 @@ class ProbeMetric(ClipMetric):
     higher_is_better = True
     units = "pass rate (1 pass, 0 fail)"
     primary = "passed"
-    version = "1"
+    # In the fingerprint of every score: a new version makes a resumed run re-score its clips
+    # rather than mix verdicts of two probe builds. 2: faint blobs are no objects, occluders
+    # must be significant (physics_probes.extract / analysis).
+    version = "2"
     Options = ProbeOptions
 
     def _settings(self):
