@@ -1,6 +1,6 @@
 """``generator``: sample clips from the reference generator, or train it.
 
-    generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 2] [--eta 1]
+    generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 3] [--eta 1]
                      [--guidance-interval LO,HI] [--checkpoint P]
     generator train --config generator/configs/v3.yaml [--no-export]
 

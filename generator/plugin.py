@@ -5,7 +5,7 @@ Registered as the entry point ``reference = "generator.plugin:ReferenceGenerator
 
     generators:
       - name: reference
-        options: {steps: 20, guidance: 2.0}        # checkpoint: PATH to use another one
+        options: {steps: 20, guidance: 3.0}        # checkpoint: PATH to use another one
 
 Options: ``steps``, ``guidance``, ``eta``, ``guidance_interval`` (see :class:`ReferenceOptions`).
 The clip depends only on (prompt, seed, the sampler options, checkpoint): the seed comes from the

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--eta", type=float, default=None, help="default: the generator's")
     p.add_argument("--guidance", type=float, default=None, help="default: the generator's")
+    p.add_argument("--guidance-interval", default=None, metavar="LO,HI",
+                   help="default: the generator's")
     p.add_argument("--conditions", default="reference,reference_unmarked")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -46,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     conditions = tuple(args.conditions.split(","))
     eta = DEFAULT_ETA if args.eta is None else args.eta
     guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
+    interval = (DEFAULT_GUIDANCE_INTERVAL if args.guidance_interval is None
+                else tuple(float(v) for v in args.guidance_interval.split(",")))
     per_seed = []
     for seed in range(first, last + 1):
         res = evaluate(args.checkpoint, 64, seed, guidance=guidance, eta=eta,
-                       conditions=conditions, sets=("heldout",))
+                       conditions=conditions, sets=("heldout",), guidance_interval=interval)
         row = {"seed": seed}
         for c in conditions:
             s = res["sets"]["heldout"][c]["summary"]
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(json.dumps({"checkpoint": args.checkpoint or "shipped",
                                           "sampler": {"steps": 20, "guidance": guidance,
                                                       "eta": eta, "guidance_interval":
-                                                      list(DEFAULT_GUIDANCE_INTERVAL)},
+                                                      list(interval)},
                                           "per_seed": per_seed, "pooled": pooled}, indent=1)
                               + "\n")
     return 0
