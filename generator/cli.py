@@ -84,7 +84,8 @@ def _sample(args: argparse.Namespace) -> int:
     write_video(out, clip)
     print(f"{out}: {clip.num_frames if hasattr(clip, 'num_frames') else len(clip.frames)} frames "
           f"{clip.frames.shape[2]}x{clip.frames.shape[1]} at {clip.fps:g} fps (seed {args.seed}, "
-          f"{args.steps} steps, eta {args.eta:g})")
+          f"{args.steps} steps, eta {args.eta:g}, guidance {args.guidance:g} on t in "
+          f"[{gen.options.guidance_interval[0]:g}, {gen.options.guidance_interval[1]:g}])")
     return 0
 
 

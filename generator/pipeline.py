@@ -1,9 +1,10 @@
 """Text-to-video sampling: prompt -> text states -> DiT + rectified flow in latent space -> VAE decode.
 
 :class:`Pipeline` holds a trained DiT, the VAE and the latent statistics, and makes clips in
-batches. Each clip's starting noise comes from its own seed (a ``torch.Generator`` per clip), so a
-clip does not depend on the other prompts of its batch; the same prompt, seed, steps and guidance
-give the same frames.
+batches. Each clip's starting and step noise come from its own seed (a ``torch.Generator`` per
+clip), so a clip does not depend on the other prompts of its batch beyond float rounding (the
+matrix kernels add in another order for another batch size); the same prompts, seeds and sampler
+settings give the same frames.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ class TextEncoder:
     @torch.no_grad()
     def _encode(self, prompts: list[str]) -> None:
         # Always the same padded length, so a prompt's states do not depend on the prompts
-        # encoded with it (seeds must reproduce clips byte for byte in any batch).
+        # encoded with it beyond float rounding (seeds must reproduce clips).
         batch = self.tokenizer(prompts, padding="max_length", truncation=True,
                                max_length=self.max_len, return_tensors="pt")
         hidden = self.model(**batch).last_hidden_state.float()  # (N, L, 384)
