@@ -17,7 +17,7 @@ out-of-distribution physics ranges: other gravity, sizes, speeds, three objects)
 choosing sampler settings away from the test seed, ``freefall`` (held-out free falls only).
 
 The shipped numbers are ``--seed 0`` (the test); sampler settings were chosen with
-``--seed 1`` (``heldout`` and ``freefall``), see ``generator/MODEL_CARD.md``.
+``--seed 1`` and ``--seed 2`` (``heldout`` and ``freefall``), see ``generator/MODEL_CARD.md``.
 
 Per clip (from the pixels, through :func:`physics_probes.analysis.analyse_clip` and
 :func:`physics_probes.probes.probe_clip` with the scene as context):

@@ -4,8 +4,8 @@
 
 The model card's test is ``--seed 0`` of ``python -m generator.evaluate``; with 16 free falls per
 set, one set's free-fall rate moves by 6 points per clip, so this reports the spread over sets
-that played no part in any choice (seed 1 chose the sampler; 2 and 3 were looked at while
-training). Conditions: ``reference`` (shipped, with provenance marks) and
+that played no part in any choice (seeds 1 and 2 chose the sampler; 2 and 3 were looked at
+while training; 21-23 were the physics probes' development clips). Conditions: ``reference`` (shipped, with provenance marks) and
 ``reference_unmarked`` (the same frames before the marks); ``--eta`` and ``--guidance`` compare
 sampler settings on the same sets.
 """
