@@ -40,6 +40,13 @@ _HALF_EXTENT_PER_SQRT_AREA = 0.5642
 _CACHE_SIZE = 8
 
 
+def _boxes_overlap(a: np.ndarray, b: np.ndarray, margin: float | np.ndarray) -> np.ndarray:
+    """Boxes ``a (..., 4)`` grown by ``margin`` (broadcast against ``(...,)``) overlap boxes
+    ``b (..., 4)``; shapes broadcast. A NaN box overlaps nothing."""
+    m = np.asarray(margin, dtype=np.float64)[..., None]
+    return ((a[..., :2] - m < b[..., 2:]) & (a[..., 2:] + m > b[..., :2])).all(axis=-1)
+
+
 def _is_scenery(track: Track) -> bool:
     """See :meth:`ClipAnalysis.is_scenery`."""
     return bool(np.mean(track.static) >= _SCENERY_SHARE
@@ -143,11 +150,9 @@ class ClipAnalysis:
             for k, outside in ((0, frames < tr.frames[0]), (-1, frames > tr.frames[-1])):
                 if not outside.any():
                     continue
-                fk, b = int(tr.frames[k]), tr.bbox[k]
-                near = any(seen[j, fk] and bool(np.all(b[:2] - margin < boxes[j, fk, 2:])
-                                                and np.all(b[2:] + margin > boxes[j, fk, :2]))
-                           for j in others)
-                if not near:
+                fk = int(tr.frames[k])
+                near = seen[others, fk] & _boxes_overlap(tr.bbox[k], boxes[others, fk], margin)
+                if not near.any():
                     boxes[i, outside] = np.nan  # overlaps nothing
         return {tr.track_id: i for i, tr in enumerate(objs)}, boxes, seen, size, colours
 
@@ -166,7 +171,7 @@ class ClipAnalysis:
         ok = (frames >= 0) & (frames < self.num_frames)
         if not ok.any() or len(rows) - (me >= 0) < 1:
             return out
-        m = np.broadcast_to(np.asarray(margin, dtype=np.float64), frames.shape)[ok, None]
+        m = np.broadcast_to(np.asarray(margin, dtype=np.float64), frames.shape)[ok]
         f, b = frames[ok], bbox[ok]
         other = [i for i in range(len(rows)) if i != me]
         if min_colour_distance > 0:
@@ -177,7 +182,7 @@ class ClipAnalysis:
             return out
         other = np.asarray(other)
         ob = boxes[other][:, f]  # (M, K, 4)
-        hit = ((b[None, :, :2] - m < ob[..., 2:]) & (b[None, :, 2:] + m > ob[..., :2])).all(axis=2)
+        hit = _boxes_overlap(b[None], ob, m[None])
         if observed_only:
             hit &= seen[other][:, f]
         out[ok] = hit.any(axis=0)
@@ -234,10 +239,7 @@ class ClipAnalysis:
         if self.occluders.size == 0:
             return np.zeros(bbox.shape[0], dtype=bool)
         m = np.broadcast_to(np.asarray(margin, dtype=np.float64), bbox.shape[:1])[:, None]
-        lo, hi = bbox[:, None, :2] - m[..., None], bbox[:, None, 2:] + m[..., None]
-        occ = self.occluders[None]
-        overlap = (lo < occ[..., 2:]) & (hi > occ[..., :2])
-        return overlap.all(axis=2).any(axis=1)
+        return _boxes_overlap(bbox[:, None], self.occluders[None], m).any(axis=1)
 
     def near_edge(self, bbox: np.ndarray, margin: float | np.ndarray) -> np.ndarray:
         """``(K,)`` bool: boxes ``(K, 4)`` within ``margin`` pixels of a frame edge."""

@@ -354,7 +354,7 @@ def extract_objects(frames: np.ndarray, options: ExtractOptions | None = None) -
                             bg.colour_inv_cov) < BACKGROUND_SIGMA
         labels = np.setdiff1d(labels, moving_labels[plain])
     # ... nor is one whose core barely clears the foreground threshold (see
-    # MIN_CORE_CONTRAST_FACTOR). Static parts are exempt: walls may be dull, and a static part
+    # MIN_CORE_CONTRAST and MIN_CORE_CONTRAST_FACTOR). Static parts are exempt: walls may be dull, and a static part
     # already stands OBJECT_SIGMA off the background's colour model.
     moving_labels = labels[~is_static[labels]]
     least = max(options.min_core_contrast, options.min_core_contrast_factor * thr)
