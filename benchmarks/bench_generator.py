@@ -51,17 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from evalkit.generators.base import GenerationRequest
-    from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL
+    from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
+                                    parse_guidance_interval)
     from generator.pipeline import load_pipeline
     from generator.plugin import ReferenceGenerator
 
     args.guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
     args.eta = DEFAULT_ETA if args.eta is None else args.eta
     interval = (DEFAULT_GUIDANCE_INTERVAL if args.guidance_interval is None
-                else tuple(float(v) for v in args.guidance_interval.split(",")))
+                else parse_guidance_interval(args.guidance_interval))
     gen = ReferenceGenerator(checkpoint=args.checkpoint, steps=args.steps, guidance=args.guidance,
                              eta=args.eta, guidance_interval=interval)
-    interval = gen.options.guidance_interval
     pipe = load_pipeline(args.checkpoint)
     warm = [GenerationRequest(PROMPTS[0], "w", 0, 0)]
     gen.generate_batch(warm)  # loads MiniLM, caches text states

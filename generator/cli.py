@@ -14,8 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
-from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
-                                DEFAULT_STEPS)
+from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL_TEXT,
+                                DEFAULT_STEPS, parse_guidance_interval)
 
 __all__ = ["main"]
 
@@ -42,8 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     s.add_argument("--eta", type=float, default=DEFAULT_ETA,
                    help="sampler noise: 0 deterministic Euler, 1 ancestral (default %(default)s)")
-    s.add_argument("--guidance-interval", default=",".join(f"{v:g}" for v in
-                                                          DEFAULT_GUIDANCE_INTERVAL),
+    s.add_argument("--guidance-interval", default=DEFAULT_GUIDANCE_INTERVAL_TEXT,
                    metavar="LO,HI", help="guidance only on the steps at times t in [LO, HI] "
                                          "(1 = noise, 0 = data; default %(default)s)")
     s.add_argument("--checkpoint", default=None, help="checkpoint (default: the shipped one)")
@@ -65,9 +64,10 @@ def _sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".mp4", ".mov", ".mkv"):
         raise _Usage(f"{out}: output must be a video file (.mp4)")
-    interval = args.guidance_interval.split(",")
-    if len(interval) != 2:
-        raise _Usage(f"--guidance-interval: give two numbers LO,HI, got {args.guidance_interval!r}")
+    try:
+        interval = parse_guidance_interval(args.guidance_interval)
+    except ValueError as exc:
+        raise _Usage(f"--guidance-interval: {exc}") from None
     try:
         gen = ReferenceGenerator(checkpoint=args.checkpoint, steps=args.steps,
                                  guidance=args.guidance, eta=args.eta,

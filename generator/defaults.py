@@ -25,3 +25,12 @@ def check_guidance_interval(interval: tuple[float, float] | list[float]) -> tupl
     if not 0.0 <= lo <= hi <= 1.0:
         raise ValueError(f"guidance interval must satisfy 0 <= lo <= hi <= 1; got {lo:g},{hi:g}")
     return lo, hi
+
+
+def parse_guidance_interval(text: str, sep: str = ",") -> tuple[float, float]:
+    """``"LO,HI"`` (as command lines take it) -> checked ``(lo, hi)``; ``ValueError`` if not."""
+    return check_guidance_interval(text.split(sep))
+
+
+#: :data:`DEFAULT_GUIDANCE_INTERVAL` as command lines write it.
+DEFAULT_GUIDANCE_INTERVAL_TEXT = ",".join(f"{v:g}" for v in DEFAULT_GUIDANCE_INTERVAL)

@@ -45,7 +45,8 @@ import torch
 from evalkit.clip import Clip
 from evalkit.world import PALETTE, SceneSpec, render
 from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
-                                DEFAULT_STEPS, check_guidance_interval)
+                                DEFAULT_GUIDANCE_INTERVAL_TEXT, DEFAULT_STEPS,
+                                parse_guidance_interval)
 
 log = logging.getLogger(__name__)
 
@@ -248,13 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eta", type=float, default=DEFAULT_ETA)
     p.add_argument("--conditions", default="world,vae_roundtrip,untrained,reference")
     p.add_argument("--sets", default="heldout,ood", help="of heldout, ood, freefall")
-    p.add_argument("--guidance-interval", default=",".join(f"{v:g}" for v in
-                                                          DEFAULT_GUIDANCE_INTERVAL),
+    p.add_argument("--guidance-interval", default=DEFAULT_GUIDANCE_INTERVAL_TEXT,
                    metavar="LO,HI", help="times t of the guided steps (default %(default)s)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     try:
-        interval = check_guidance_interval(args.guidance_interval.split(","))
+        interval = parse_guidance_interval(args.guidance_interval)
     except ValueError as exc:
         p.error(str(exc))
     bad = ([c for c in args.conditions.split(",") if c not in CONDITIONS]

@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from generator.defaults import DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL
+    from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
+                                    parse_guidance_interval)
     from generator.evaluate import evaluate
 
     logging.basicConfig(level=logging.WARNING)
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     eta = DEFAULT_ETA if args.eta is None else args.eta
     guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
     interval = (DEFAULT_GUIDANCE_INTERVAL if args.guidance_interval is None
-                else tuple(float(v) for v in args.guidance_interval.split(",")))
+                else parse_guidance_interval(args.guidance_interval))
     per_seed = []
     for seed in range(first, last + 1):
         res = evaluate(args.checkpoint, 64, seed, guidance=guidance, eta=eta,

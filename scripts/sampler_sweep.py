@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
-    intervals = [tuple(float(v) for v in x.split(":")) for x in args.intervals.split(",")]
+    from generator.defaults import parse_guidance_interval
+
+    intervals = [parse_guidance_interval(x, sep=":") for x in args.intervals.split(",")]
     grid = [(e, g, iv) for e in [float(x) for x in args.etas.split(",")]
             for g in [float(x) for x in args.guidances.split(",")] for iv in intervals]
     for eta, guidance, interval in grid:
