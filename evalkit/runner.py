@@ -130,6 +130,14 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
         if cls.scope == "set":
             if getattr(cls, "needs_reference", True) and suite.reference is None:
                 raise ConfigError(f"{where}: metric '{entry.name}' needs a 'reference:' set")
+            if suite.reference is not None and suite.reference.kind == "stats" \
+                    and not getattr(cls, "accepts_reference_stats", False):
+                raise ConfigError(f"{where}: metric '{entry.name}' cannot use a statistics reference "
+                                  "(reference kind 'stats'); give it a folder or the world")
+            check = getattr(cls, "reference_problem", None)
+            problem = check(options, suite.reference) if check and suite.reference else None
+            if problem:
+                raise ConfigError(f"{where} ({entry.name}): {problem}")
             set_metrics[entry.name] = spec
         else:
             clip_metrics[entry.name] = spec
@@ -521,8 +529,6 @@ def _score_sets(plan: Plan, store: RunStore, report: RunReport) -> None:
     """
     if not plan.set_metrics:
         return
-    from evalkit.video import read_video
-
     done = store.results()
     gens = store.generations()
     reference_spec = plan.resolved.suite.reference
@@ -541,6 +547,8 @@ def _score_sets(plan: Plan, store: RunStore, report: RunReport) -> None:
                 todo.append((label, name, spec, clips, fingerprint))
     if not todo:
         return
+    from evalkit.video import VideoFile
+
     reference = load_reference(plan)
     for label, name, spec, clips, fingerprint in todo:
         base = {"generator": label, "prompt_id": SET_PROMPT_ID, "prompt": "", "sample": -1,
@@ -549,8 +557,14 @@ def _score_sets(plan: Plan, store: RunStore, report: RunReport) -> None:
         try:
             metric = _instance(spec)
             metric.reset()
-            metric.update(reference, real=True)
-            metric.update([read_video(store.clip_file(r)) for r in clips], real=False)
+            if hasattr(metric, "bind_reference"):
+                metric.bind_reference(reference_spec.kind)
+            # Files, not decoded clips, for a metric that streams (I3D FVD reads only the frames
+            # it uses, at model size); decoded clips for every other set metric.
+            streams = getattr(metric, "streams_files", False)
+            metric.update(reference if streams else _as_clips(reference), real=True)
+            files = [VideoFile(store.clip_file(r)) for r in clips]
+            metric.update(files if streams else _as_clips(files), real=False)
             values = _check_values(name, metric.compute(), metric.primary)
             record = {**base, "status": "ok", "values": values,
                       "time_s": round(time.perf_counter() - start, 6)}
@@ -559,14 +573,29 @@ def _score_sets(plan: Plan, store: RunStore, report: RunReport) -> None:
         _save([record], store.add_result, report, "scores")
 
 
-def load_reference(plan: Plan) -> list[Any]:
-    """The reference clips of the suite: world renders of its prompts, or a folder's videos."""
+def _as_clips(items: Any) -> Any:
+    """Decoded clips for a set metric that takes clips (files are read; statistics pass as is)."""
+    from evalkit.video import VideoFile
+
+    if not isinstance(items, list):
+        return items
+    return [item.read() if isinstance(item, VideoFile) else item for item in items]
+
+
+def load_reference(plan: Plan) -> Any:
+    """The suite's reference set: world renders of its prompts (clips), a folder's videos (as
+    :class:`~evalkit.video.VideoFile` handles, decoded by whoever streams them), or precomputed
+    :class:`~evalkit.metrics.video_features.stats.ReferenceStats`."""
     ref = plan.resolved.suite.reference
     assert ref is not None
     if ref.kind == "folder":
-        from evalkit.video import find_videos, read_video
+        from evalkit.video import VideoFile, find_videos
 
-        return [read_video(p) for p in find_videos(ref.path)]
+        return [VideoFile(p) for p in find_videos(ref.path)]
+    if ref.kind == "stats":
+        from evalkit.metrics.video_features.stats import load_stats
+
+        return load_stats(ref.path)
     from evalkit.generators.world import WorldGenerator
 
     world = WorldGenerator()

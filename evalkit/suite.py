@@ -94,18 +94,23 @@ class MetricEntry(_Strict):
 
 
 class ReferenceSpec(_Strict):
-    """The reference set that distribution metrics (FVD, KVD) compare against."""
+    """The reference set that distribution metrics (FVD, KVD) compare against.
 
-    kind: Literal["world", "folder"] = "world"
-    path: Path | None = Field(default=None, description="folder of videos (kind: folder)")
+    ``world``: renders of the suite's prompts (the physics world); ``folder``: a folder of videos
+    (e.g. real footage); ``stats``: statistics precomputed once by ``evalkit fvd-stats``.
+    """
+
+    kind: Literal["world", "folder", "stats"] = "world"
+    path: Path | None = Field(default=None, description="folder of videos (kind: folder) or "
+                                                        "statistics file (kind: stats)")
     samples_per_prompt: int | None = Field(
         default=None, ge=1, description="world renders per prompt (default: as the suite)")
     seed: int = 10_000
 
     @model_validator(mode="after")
     def _path_matches_kind(self) -> ReferenceSpec:
-        if self.kind == "folder" and self.path is None:
-            raise ValueError("kind 'folder' needs a 'path'")
+        if self.kind in ("folder", "stats") and self.path is None:
+            raise ValueError(f"kind '{self.kind}' needs a 'path'")
         if self.kind == "world" and self.path is not None:
             raise ValueError("'path' is only used with kind 'folder'")
         return self
@@ -258,12 +263,24 @@ def load_suite(
         ref_path = suite.reference.path
         if not ref_path.is_absolute():
             ref_path = (base_dir / ref_path).resolve()
-        if not ref_path.is_dir():
+        if suite.reference.kind == "folder" and not ref_path.is_dir():
             raise ConfigError(f"{label}: reference.path: folder '{ref_path}' does not exist")
+        if suite.reference.kind == "stats":
+            _check_stats_file(ref_path, label)
         suite.reference.path = ref_path
 
     out = Path(output) if output is not None else Path(suite.output.format(name=suite.name))
     return ResolvedSuite(suite=suite, prompts=prompts, source=path, output_dir=out.resolve())
+
+
+def _check_stats_file(path: Path, label: str) -> None:
+    """A statistics reference must be a readable evalkit stats file (checked before any work)."""
+    from evalkit.metrics.video_features.stats import load_stats
+
+    try:
+        load_stats(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{label}: reference.path: {exc}") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

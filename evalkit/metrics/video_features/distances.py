@@ -46,14 +46,20 @@ def _as_features(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
-def gaussian_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean ``(D,)`` and unbiased covariance ``(D, D)`` of ``(N, D)`` features, float64."""
+def gaussian_statistics(x: np.ndarray, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``(D,)`` and covariance ``(D, D)`` of ``(N, D)`` features, float64.
+
+    ``ddof=1`` divides by ``N - 1`` (unbiased: TF-GAN, ``np.cov``); ``ddof=0`` by ``N``
+    (StyleGAN2-ADA's ``FeatureStats``, as cd-fvd).
+    """
     x = _as_features(x, "features")
     if x.shape[0] < 2:
         raise ValueError(f"need at least 2 feature vectors for a covariance, got {x.shape[0]}")
+    if ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 or 1, got {ddof}")
     mu = x.mean(axis=0)
     xc = x - mu
-    return mu, (xc.T @ xc) / (x.shape[0] - 1)
+    return mu, (xc.T @ xc) / (x.shape[0] - ddof)
 
 
 def _psd_sqrt(mat: np.ndarray) -> np.ndarray:
@@ -103,11 +109,12 @@ def frechet_distance(
     return max(float(value), 0.0)
 
 
-def frechet_distance_from_features(x1: np.ndarray, x2: np.ndarray) -> float:
+def frechet_distance_from_features(x1: np.ndarray, x2: np.ndarray, ddof: int = 1) -> float:
     """Fréchet distance between the Gaussians fitted to two feature sets ``(N1, D)``, ``(N2, D)``.
 
     Uses the ``N1 x N2`` Gram form (see the module docstring) when it is smaller than ``D x D``,
-    else the covariance form; both give the same number up to rounding.
+    else the covariance form; both give the same number up to rounding. ``ddof`` as in
+    :func:`gaussian_statistics`.
     """
     x1, x2 = _as_features(x1, "x1"), _as_features(x2, "x2")
     if x1.shape[1] != x2.shape[1]:
@@ -116,14 +123,17 @@ def frechet_distance_from_features(x1: np.ndarray, x2: np.ndarray) -> float:
     if n1 < 2 or n2 < 2:
         raise ValueError(f"need at least 2 videos per side, got {n1} and {n2}")
     if max(n1, n2) >= d:
-        return frechet_distance(*gaussian_statistics(x1), *gaussian_statistics(x2))
+        return frechet_distance(*gaussian_statistics(x1, ddof), *gaussian_statistics(x2, ddof))
+    if ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 or 1, got {ddof}")
     mu1, mu2 = x1.mean(axis=0), x2.mean(axis=0)
     c1, c2 = x1 - mu1, x2 - mu2
-    # tr(S) = |Xc|_F² / (n - 1); tr sqrt(S1 S2) = nuclear norm of Xc1 Xc2ᵀ / sqrt((n1-1)(n2-1)).
-    cross = (c1 @ c2.T) / np.sqrt((n1 - 1) * (n2 - 1))
+    m1, m2 = n1 - ddof, n2 - ddof
+    # tr(S) = |Xc|_F² / m; tr sqrt(S1 S2) = nuclear norm of Xc1 Xc2ᵀ / sqrt(m1 m2).
+    cross = (c1 @ c2.T) / np.sqrt(m1 * m2)
     nuclear = float(np.linalg.svd(cross, compute_uv=False).sum())
     diff = mu1 - mu2
-    value = diff @ diff + (c1 * c1).sum() / (n1 - 1) + (c2 * c2).sum() / (n2 - 1) - 2.0 * nuclear
+    value = diff @ diff + (c1 * c1).sum() / m1 + (c2 * c2).sum() / m2 - 2.0 * nuclear
     return max(float(value), 0.0)
 
 
