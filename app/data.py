@@ -316,12 +316,25 @@ def _fmt_resolution(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _backbone_label(values: dict[str, Any]) -> Any:
+    """``i3d/styleganv@af5c50f0``: backbone, FVD protocol and weights, which all move the number."""
+    label = values.get("backbone")
+    if label is None:
+        return None
+    if values.get("protocol"):
+        label = f"{label}/{values['protocol']}"
+    if values.get("weights_sha256"):
+        label = f"{label}@{str(values['weights_sha256'])[:8]}"
+    return label
+
+
 def set_metric_context(values: dict[str, Any]) -> dict[str, Any]:
-    """What makes a set-metric number comparable: backbone, N per side, frames, resolution."""
+    """What makes a set-metric number comparable: backbone (with protocol and weights), N per
+    side, frames, resolution."""
     n_real = values.get("n_real", values.get("n_a"))
     n_fake = values.get("n_fake", values.get("n_b", values.get("n")))
     return {
-        "backbone": values.get("backbone"),
+        "backbone": _backbone_label(values),
         "n_real": n_real,
         "n_fake": n_fake,
         "frames": values.get("frames"),

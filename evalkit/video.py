@@ -237,6 +237,7 @@ def iter_video_frames(
     max_pixels: int | None = None,
     max_duration_s: float | None = None,
     first_frames: int | None = None,
+    start_frame: int = 0,
 ) -> Iterator[np.ndarray]:
     """Decode a video one frame at a time: uint8 ``(H, W, 3)`` RGB frames, turned upright.
 
@@ -247,32 +248,77 @@ def iter_video_frames(
     consumer that stops early (``break``, ``first_frames``) skips them, as ``first_frames`` does
     in :func:`read_video`.
 
+    Args:
+        start_frame: begin at this frame (0-based, in display order). The decoder seeks to the
+            key frame before it (as torchvision's reader does) and drops the frames before it
+            undecoded into RGB; where seeking is not possible (no time stamps, a gif) it decodes
+            from the start and skips. The end-of-stream checks are skipped for such a stream.
+            ``first_frames`` and ``max_frames`` count from ``start_frame``.
+
     Raises:
         VideoReadError: as :func:`read_video`, at the frame where the problem shows.
     """
     path = Path(path)
     _check_limit_args(max_frames=max_frames, max_pixels=max_pixels,
                       max_duration_s=max_duration_s, first_frames=first_frames)
+    if start_frame < 0:
+        raise ValueError(f"start_frame must be >= 0, got {start_frame}")
     _check_file(path)
+    limits = {"max_frames": max_frames, "max_pixels": max_pixels, "max_duration_s": max_duration_s,
+              "first_frames": first_frames}
     try:
-        with _open_input(path) as container:
-            stream = _video_stream(container, path)
-            header = _read_header(container, stream, path)
-            _check_header_limits(path, header, max_frames, max_pixels, max_duration_s)
-            state = _DecodeState()
-            quarter = 0
-            for rgb in _iter_rgb(container, stream, header, path, state, max_frames=max_frames,
-                                 max_duration_s=max_duration_s, first_frames=first_frames):
-                if state.n == 1:
-                    quarter = _upright_quarter_turns(state.rotation, path)
-                yield np.ascontiguousarray(np.rot90(rgb, k=quarter)) if quarter else rgb
-            _finish(path, header, stream, state, max_duration_s)
+        target = _start_pts(path, start_frame) if start_frame else None
+        if target is not None:
+            try:
+                yield from _stream_frames(path, limits, seek_pts=target)
+                return
+            except _SeekFailed:
+                logger.debug("%s: seeking to frame %d failed; decoding from the start", path, start_frame)
+        yield from _stream_frames(path, limits, skip_frames=start_frame)
     except (VideoReadError, GeneratorExit):
         raise
     except MemoryError as exc:
         raise VideoReadError(path, "video is too large to decode into memory") from exc
     except Exception as exc:  # noqa: BLE001 - the contract: every read failure is a VideoReadError
         raise VideoReadError(path, _unexpected(exc)) from exc
+
+
+class _SeekFailed(Exception):
+    """A seek did not land at or before the wanted frame (raised before any frame is given)."""
+
+
+def _start_pts(path: Path, start_frame: int) -> int | None:
+    """Presentation time stamp of frame ``start_frame``, from the packets (None: cannot seek)."""
+    with _open_input(path) as container:
+        stream = _video_stream(container, path)
+        if _read_header(container, stream, path).is_gif:
+            return None
+        pts = [packet.pts for packet in container.demux(stream) if packet.size]
+    if not pts or any(p is None for p in pts) or start_frame >= len(pts):
+        return None
+    return sorted(pts)[start_frame]
+
+
+def _stream_frames(path: Path, limits: dict[str, Any], *, seek_pts: int | None = None,
+                   skip_frames: int = 0) -> Iterator[np.ndarray]:
+    with _open_input(path) as container:
+        stream = _video_stream(container, path)
+        header = _read_header(container, stream, path)
+        _check_header_limits(path, header, limits["max_frames"], limits["max_pixels"],
+                             limits["max_duration_s"])
+        if seek_pts is not None:
+            container.seek(seek_pts, backward=True, any_frame=False, stream=stream)
+        state = _DecodeState()
+        quarter = 0
+        for rgb in _iter_rgb(container, stream, header, path, state, max_frames=limits["max_frames"],
+                             max_duration_s=limits["max_duration_s"], first_frames=limits["first_frames"],
+                             seek_pts=seek_pts, skip_frames=skip_frames):
+            if state.n == 1:
+                quarter = _upright_quarter_turns(state.rotation, path)
+            yield np.ascontiguousarray(np.rot90(rgb, k=quarter)) if quarter else rgb
+        if seek_pts is not None or skip_frames:
+            return  # a stream that began mid-file: its end is not compared with the header's
+        _finish(path, header, stream, state, limits["max_duration_s"])
 
 
 def count_video_frames(path: str | os.PathLike[str]) -> int:
@@ -306,9 +352,9 @@ class VideoFile:
 
     path: Path
 
-    def iter_frames(self, **limits: Any) -> Iterator[np.ndarray]:
-        """uint8 ``(H, W, 3)`` frames, one at a time (:func:`iter_video_frames`)."""
-        return iter_video_frames(self.path, **limits)
+    def iter_frames(self, start_frame: int = 0, **limits: Any) -> Iterator[np.ndarray]:
+        """uint8 ``(H, W, 3)`` frames, one at a time, from ``start_frame`` (:func:`iter_video_frames`)."""
+        return iter_video_frames(self.path, start_frame=start_frame, **limits)
 
     def count_frames(self) -> int:
         """The frame count from the packets (:func:`count_video_frames`)."""
@@ -603,11 +649,13 @@ class _DecodeState:
 
 def _iter_rgb(container: Any, stream: Any, header: _Header, path: Path, state: _DecodeState, *,
               max_frames: int | None, max_duration_s: float | None,
-              first_frames: int | None) -> Iterator[np.ndarray]:
+              first_frames: int | None, seek_pts: int | None = None,
+              skip_frames: int = 0) -> Iterator[np.ndarray]:
     """Decoded frames one at a time, uint8 ``(H, W, 3)`` RGB as stored (not yet rotated).
 
     Limits are checked frame by frame; FFmpeg failing mid-stream raises VideoReadError. The
-    checks that need the end of the stream are :func:`_finish`'s.
+    checks that need the end of the stream are :func:`_finish`'s. Frames before ``seek_pts``
+    (after a seek), or the first ``skip_frames``, are decoded but neither converted nor counted.
     """
     from av.video.reformatter import VideoReformatter
 
@@ -620,8 +668,17 @@ def _iter_rgb(container: Any, stream: Any, header: _Header, path: Path, state: _
     # itself on small frames.
     sws = VideoReformatter()
     resized_warned = False
+    skipped = 0
     try:
         for frame in container.decode(stream):
+            if seek_pts is not None:
+                if frame.pts is None or (state.n == 0 and frame.pts > seek_pts):
+                    raise _SeekFailed  # landed past the wanted frame: the caller starts over
+                if frame.pts < seek_pts:
+                    continue
+            elif skipped < skip_frames:
+                skipped += 1
+                continue
             n = state.n
             if max_frames is not None and n >= max_frames:
                 raise VideoReadError(
@@ -648,7 +705,7 @@ def _iter_rgb(container: Any, stream: Any, header: _Header, path: Path, state: _
             if first_frames is not None and state.n >= first_frames:
                 state.stopped_early = True  # the end is never seen: no truncation check
                 return
-    except (VideoReadError, GeneratorExit):
+    except (VideoReadError, GeneratorExit, _SeekFailed):
         raise
     except Exception as exc:  # noqa: BLE001 - FFmpeg failing mid-stream means damage
         raise VideoReadError(

@@ -610,3 +610,13 @@ def test_served_app_in_headless_chromium(runs_root, tmp_path):
         target = REPO / "app" / "screenshots" / "leaderboard.png"
         target.parent.mkdir(exist_ok=True)
         shutil.copy(shot, target)
+
+
+def test_set_metric_context_separates_fvd_protocols_and_weights() -> None:
+    from app.data import set_metric_context
+
+    base = {"backbone": "i3d", "n_real": 64, "n_fake": 64, "frames": 16, "resolution": [224, 224]}
+    a = set_metric_context({**base, "protocol": "styleganv", "weights_sha256": "af5c50f0" + "0" * 56})
+    b = set_metric_context({**base, "protocol": "cdfvd", "weights_sha256": "af5c50f0" + "0" * 56})
+    assert a["backbone"] == "i3d/styleganv@af5c50f0" and a["backbone"] != b["backbone"]
+    assert set_metric_context({"backbone": "evaluator"})["backbone"] == "evaluator"

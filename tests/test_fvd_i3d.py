@@ -423,3 +423,47 @@ def test_i3d_fvd_rises_monotonically_with_damage_on_real_clips() -> None:
     for kind, strengths in levels.items():
         values = [frechet_distance_from_features(base, feats(corrupt(clean, kind, s, seed=1))) for s in strengths]
         assert values[0] > 0 and values == sorted(values) and values[-1] > 2 * values[0], (kind, values)
+
+
+def _write_gop_video(path: Path, frames: np.ndarray, gop: int) -> None:
+    """H.264 with a key frame every ``gop`` frames (write_video lets x264 choose)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv444p"
+        stream.codec_context.gop_size = gop
+        stream.options = {"crf": "0", "bf": "2"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_iter_video_frames_from_a_start_frame(tmp_path: Path, suffix: str) -> None:
+    from evalkit.video import iter_video_frames, read_video, write_video
+
+    frames = _video(t=40, h=32, w=48)
+    frames[:, :4, :4] = np.arange(40)[:, None, None, None] * 6  # a frame-number marker
+    path = tmp_path / f"v{suffix}"
+    if suffix == ".mp4":
+        _write_gop_video(path, frames, gop=8)  # seeking lands on key frames 8, 16, ...
+    else:
+        write_video(path.with_suffix(".mp4"), Clip(frames, 10.0))
+        import av  # a gif: no seeking, decoded from the start and skipped
+        clip = read_video(path.with_suffix(".mp4"))
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("gif", rate=10)
+            s.width, s.height, s.pix_fmt = 48, 32, "rgb8"
+            for f in clip.frames:
+                for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    c.mux(p)
+            for p in s.encode():
+                c.mux(p)
+    whole = read_video(path).frames
+    for start in (0, 5, 8, 19, 33):
+        got = list(iter_video_frames(path, start_frame=start, first_frames=4))
+        assert len(got) == 4 and all(np.array_equal(g, w) for g, w in zip(got, whole[start:])), start
+    assert list(iter_video_frames(path, start_frame=40)) == []

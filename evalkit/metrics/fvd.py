@@ -362,7 +362,8 @@ class _VideoDistanceAdapter(SetMetric):
 
 class FVD(_VideoDistanceAdapter):
     name = "fvd"
-    description = "Fréchet Video Distance between generated and reference clips (+ KVD of the same features)"
+    description = ("Fréchet Video Distance to the reference set: Kinetics-400 I3D (real video) or the "
+                   "bundled evaluator (physics world); + KVD of the same features")
     units = "squared feature distance"
     primary = "fvd"
 

@@ -48,7 +48,7 @@ ANCHORS = {
 def _black_white(weights: Any, progress: Callable[[int], None]) -> float:
     from evalkit.metrics.fvd import FrechetVideoDistance
 
-    fvd = FrechetVideoDistance(backbone="i3d", weights=weights, frames=30, batch_size=4)
+    fvd = FrechetVideoDistance(backbone="i3d", weights=weights, frames=30, batch_size=8)
     for value, real in ((0, True), (255, False)):
         fvd.update(np.full((8, 30, 64, 64, 3), value, dtype=np.uint8), real=real)
         progress(8)
@@ -65,10 +65,10 @@ def _random_batches(seed: int, total: int, batch: int) -> Iterator[np.ndarray]:
 def _fvd_comparison(weights: Any, progress: Callable[[int], None]) -> float:
     import torch
 
-    from evalkit.metrics.i3d import load_i3d
+    from evalkit.metrics.video_features.backbones import build_backbone
     from evalkit.metrics.video_features.distances import frechet_distance_from_features
 
-    model = load_i3d(weights).fuse_batch_norm_().to(memory_format=torch.channels_last_3d)
+    model = build_backbone("i3d", weights).model  # the fused network every FVD here uses
     feats = []
     with torch.inference_mode():
         for seed in (1, 2):
@@ -88,9 +88,9 @@ def run_checks(which: str = "full", weights: Any = None, show_progress: bool = T
     """Compute the anchors (``quick``: the cheap one only); one result dict per anchor."""
     from tqdm import tqdm
 
-    from evalkit.metrics.i3d import load_i3d_with_info
+    from evalkit.metrics.video_features.backbones import build_backbone
 
-    _, info = load_i3d_with_info(weights)  # fails early, with the install hint, if none
+    info = build_backbone("i3d", weights).weights  # fails early, with the install hint, if none
     names = [n for n, a in ANCHORS.items() if which == "full" or not a.slow]
     results = []
     for name in names:

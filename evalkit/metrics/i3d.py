@@ -42,6 +42,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import logging
+import math
 import os
 import pickle
 from collections.abc import Mapping, Sequence
@@ -142,21 +143,27 @@ class Unit3D(nn.Module):
 class MaxPool3dSame(nn.Module):
     """Max-pool with TF ``SAME`` padding (zeros: inputs are post-ReLU, so >= 0).
 
-    Stride-1 pools with odd windows use the pool's own symmetric padding instead of a padded
-    copy: every window holds its centre element (>= 0), so -inf and zero padding give the same
-    maximum.
+    Inputs are >= 0 and every window holds at least one input element, so zero padding gives
+    the same maximum as no element at all. That lets the pool avoid a padded copy: symmetric
+    padding becomes the pool's own (-inf) padding, and padding only at the end becomes
+    ``ceil_mode`` (the last window runs off the end).
     """
 
     def __init__(self, kernel: Triple, stride: Triple) -> None:
         super().__init__()
         self.kernel, self.stride = kernel, stride
-        self.pad_in_pool = all(s == 1 and k % 2 == 1 for k, s in zip(kernel, stride))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pad_in_pool:
-            return F.max_pool3d(x, self.kernel, self.stride, padding=tuple(k // 2 for k in self.kernel))
-        x = F.pad(x, _same_padding(x.shape[2:], self.kernel, self.stride))
-        return F.max_pool3d(x, self.kernel, self.stride)
+        pads = _same_padding(x.shape[2:], self.kernel, self.stride)  # (w0, w1, h0, h1, t0, t1)
+        front, back = pads[0::2][::-1], pads[1::2][::-1]  # in (T, H, W) order
+        if front == back and all(p <= k // 2 for p, k in zip(front, self.kernel)):
+            return F.max_pool3d(x, self.kernel, self.stride, padding=tuple(front))
+        if not any(front) and all(
+            math.ceil((s - k) / st) + 1 == math.ceil(s / st) and (math.ceil(s / st) - 1) * st < s
+            for s, k, st in zip(x.shape[2:], self.kernel, self.stride)
+        ):
+            return F.max_pool3d(x, self.kernel, self.stride, ceil_mode=True)
+        return F.max_pool3d(F.pad(x, pads), self.kernel, self.stride)
 
 
 class InceptionModule(nn.Module):

@@ -42,7 +42,7 @@ from evalkit.metrics.video_features.protocols import (
 )
 
 __all__ = ["BACKBONES", "EvaluatorBackbone", "I3DBackbone", "VideoBackbone", "build_backbone",
-           "frame_source"]
+           "clear_cache", "frame_source"]
 
 BACKBONES = ("i3d", "evaluator")
 
@@ -72,13 +72,14 @@ class VideoBackbone(abc.ABC):
         }
 
 
-def frame_source(video: Any, index: int = 0) -> tuple[Iterable[np.ndarray], Callable[[], int], str]:
-    """``(frames, count, name)`` of one video: its frames (lazy for a file), a function giving
-    its frame count, and a name for messages."""
+def frame_source(video: Any, index: int = 0) -> tuple[Callable[[int], Iterable[np.ndarray]], Callable[[], int], str]:
+    """``(open_frames, count, name)`` of one video: ``open_frames(start)`` gives its frames from
+    index ``start`` (a file is decoded lazily, seeking to ``start``), ``count()`` its frame count,
+    and a name for messages."""
     from evalkit.video import VideoFile
 
     if isinstance(video, VideoFile):
-        return video.iter_frames(), video.count_frames, str(video.path)
+        return video.iter_frames, video.count_frames, str(video.path)
     if isinstance(video, Clip):
         frames = video.frames
         name = str(video.metadata.get("source_file") or f"video {index}")
@@ -87,7 +88,7 @@ def frame_source(video: Any, index: int = 0) -> tuple[Iterable[np.ndarray], Call
         name = f"video {index}"
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"{name}: each video must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    return frames, lambda: frames.shape[0], name
+    return (lambda start: frames[start:]), (lambda: frames.shape[0]), name
 
 
 def _as_video_list(videos: VideoInput) -> Sequence[Any]:
@@ -184,13 +185,19 @@ class EvaluatorBackbone(VideoBackbone):
         return self.evaluator.video_features(items).double()
 
 
+@functools.lru_cache(maxsize=2)
+def _i3d(weights: str | None, device: str) -> tuple[torch.nn.Module, Any]:
+    """The loaded network and its :class:`~evalkit.metrics.i3d.I3DWeights` (read once per process)."""
+    from evalkit.metrics.i3d import load_i3d_with_info
+
+    return load_i3d_with_info(weights, device=device)
+
+
 @functools.lru_cache(maxsize=4)
 def _build(name: str, weights: str | None, device: str, batch_size: int, protocol: str,
            num_frames: int, seed: int) -> VideoBackbone:
     if name == "i3d":
-        from evalkit.metrics.i3d import load_i3d_with_info
-
-        model, info = load_i3d_with_info(weights, device=device)
+        model, info = _i3d(weights, device)
         return I3DBackbone(model, device=device, batch_size=batch_size, protocol=protocol,
                            num_frames=num_frames, seed=seed, weights=info)
     if name == "evaluator":
@@ -198,6 +205,12 @@ def _build(name: str, weights: str | None, device: str, batch_size: int, protoco
 
         return EvaluatorBackbone(load_evaluator(weights, device=device))
     raise ValueError(f"unknown video backbone {name!r}; choose from {', '.join(BACKBONES)}")
+
+
+def clear_cache() -> None:
+    """Forget loaded backbones (after the installed weights or ``$EVALKIT_I3D_WEIGHTS`` change)."""
+    _build.cache_clear()
+    _i3d.cache_clear()
 
 
 def build_backbone(name: str, weights: str | Path | None = None, device: str = "cpu",

@@ -201,8 +201,11 @@ def get_protocol(name: str) -> FVDProtocol:
 # ----------------------------------------------------------------------------------------------
 
 
+FrameOpener = Callable[[int], Iterable[np.ndarray]]
+
+
 def pick_frames(
-    frames: Iterable[np.ndarray],
+    frames: Iterable[np.ndarray] | FrameOpener,
     protocol: FVDProtocol,
     num_frames: int,
     rng: np.random.Generator,
@@ -211,11 +214,14 @@ def pick_frames(
 ) -> torch.Tensor:
     """The protocol's ``num_frames`` frames of a video, prepared: float32 ``(3, N, 224, 224)``.
 
-    ``frames`` is consumed lazily and left as soon as the selection is complete, so a streamed
-    file is decoded only up to the last frame used and only prepared frames are kept.
+    Frames are consumed lazily and the source is closed as soon as the selection is complete,
+    so a streamed file is decoded only up to the last frame used and only prepared frames are
+    kept.
 
     Args:
-        frames: uint8 ``(H, W, 3)`` frames in order (an iterator from a decoder, or an array).
+        frames: uint8 ``(H, W, 3)`` frames in order (an array, an iterator from a decoder), or a
+            function ``start -> frames from index start`` (a file reader that can seek), which
+            a random window uses to start decoding at its first frame.
         protocol: which frames and how to prepare them.
         num_frames: N.
         rng: draws the window start for ``random_window`` selection.
@@ -228,20 +234,24 @@ def pick_frames(
     start = 0
     if protocol.selection == "random_window":
         if total is None:
-            frames = list(frames)
+            frames = list(frames(0) if callable(frames) else frames)
             count = len(frames)
         else:
             count = total() if callable(total) else int(total)
         if count < num_frames:
             raise ClipTooShortError(_too_short(name, count, protocol, num_frames))
         start = int(rng.integers(0, count - num_frames + 1))
+    if callable(frames):
+        source, skip = frames(start), 0
+    else:
+        source, skip = frames, start
     picked: list[torch.Tensor] = []
-    seen = 0
-    iterator: Iterator[np.ndarray] = iter(frames)
+    seen = start - skip
+    iterator: Iterator[np.ndarray] = iter(source)
     try:
         for index, frame in enumerate(iterator):
-            seen = index + 1
-            if index >= start:
+            seen += 1
+            if index >= skip:
                 picked.append(protocol.prepare_frame(frame))
                 if len(picked) == num_frames:
                     break
