@@ -467,3 +467,64 @@ def test_iter_video_frames_from_a_start_frame(tmp_path: Path, suffix: str) -> No
         got = list(iter_video_frames(path, start_frame=start, first_frames=4))
         assert len(got) == 4 and all(np.array_equal(g, w) for g, w in zip(got, whole[start:])), start
     assert list(iter_video_frames(path, start_frame=40)) == []
+
+
+# -- the runner: real-video references get I3D, statistics files stand in for folders -------------
+
+
+@needs_weights
+def test_suite_with_a_folder_reference_gets_i3d_and_stats_give_the_same_fvd(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from evalkit.runner import run_suite
+    from evalkit.suite import load_suite
+    from evalkit.video import write_video
+
+    monkeypatch.chdir(tmp_path)
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for i, v in enumerate(_world_videos(2, 5)):
+        write_video(ref / f"{i}.mp4", Clip(v, 8.0))
+    base = {"name": "r", "prompts": ["a red ball falls from the upper left", "a blue box moves right"],
+            "generators": [{"name": "world"}], "metrics": [{"name": "fvd"}]}
+    by_folder = run_suite(load_suite({**base, "reference": {"kind": "folder", "path": str(ref)}},
+                                     output=str(tmp_path / "a")), progress=False)
+    fvd = by_folder.summaries["world"]["metrics"]["fvd"]["value"]
+    assert fvd["backbone"] == "i3d" and fvd["protocol"] == "styleganv" and fvd["n_real"] == 2
+    assert fvd["weights_sha256"] == DEEPMIND_K400_SHA256
+
+    assert _cli(["fvd-stats", str(ref), "-o", str(tmp_path / "ref.npz")]) == 0
+    capsys.readouterr()
+    by_stats = run_suite(load_suite({**base, "reference": {"kind": "stats", "path": str(tmp_path / "ref.npz")}},
+                                    output=str(tmp_path / "b")), progress=False)
+    again = by_stats.summaries["world"]["metrics"]["fvd"]["value"]
+    assert again["fvd"] == pytest.approx(fvd["fvd"], rel=1e-4)
+    assert again["reference_stats"]["source"] == str(ref)
+
+
+def test_rebinding_an_instance_rebuilds_its_backbone() -> None:
+    from evalkit.metrics.fvd import FVD
+
+    metric = FVD()
+    metric.bind_reference("world")
+    metric.reset()
+    metric.update([Clip(v, 8.0) for v in _world_videos(2, 1)], real=True)
+    assert metric._torchmetric().backbone.name == "evaluator"
+    metric.bind_reference("folder")  # the runner reuses one instance across suites
+    assert metric._metric is None and metric.backbone_name == "i3d"
+
+
+def test_bias_estimate_keeps_paired_sets_paired() -> None:
+    """A suite's reference and generated clips come prompt by prompt: halves must keep the
+    same prompts on both sides, or they measure the content gap instead of the 1/N trend."""
+    from evalkit.metrics.fvd import fvd_bias_estimate
+    from evalkit.metrics.video_features.distances import frechet_distance_from_features
+
+    rng = np.random.default_rng(0)
+    content = rng.normal(0, 10, size=(24, 8))  # 24 prompts, far apart
+    real = content + rng.normal(0, 0.1, size=content.shape)
+    fake = content + rng.normal(0, 0.1, size=content.shape)
+    full = frechet_distance_from_features(real, fake)
+    half = fvd_bias_estimate(real, fake, ddof=1)
+    assert full < half < 3 * full  # same positions: still a small, noise-level distance
+    unpaired = fvd_bias_estimate(real, fake[:23], ddof=1)  # unequal N: independent draws
+    assert unpaired > 10 * full

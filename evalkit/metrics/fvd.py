@@ -60,7 +60,7 @@ __all__ = ["FVD", "KVD", "FrechetVideoDistance", "KernelVideoDistance", "VideoDi
 #: and most papers use 2048; its own docs call results from a few hundred indicative only).
 SMALL_N = 256
 #: Random half-size subsets averaged for the bias estimate.
-BIAS_DRAWS = 8
+BIAS_DRAWS = 32
 
 
 def fvd_bias_estimate(real: np.ndarray, fake: np.ndarray, ddof: int, seed: int = 0,
@@ -68,18 +68,31 @@ def fvd_bias_estimate(real: np.ndarray, fake: np.ndarray, ddof: int, seed: int =
     """Mean FVD of random half-size subsets of both sides (None when a half has < 4 videos).
 
     With ``FVD(N) ≈ FVD_inf + k / N``, ``FVD(N/2) - FVD(N)`` estimates the bias ``k / N`` of the
-    full-size number.
+    full-size number. When both sides have the same N, the same positions are drawn on both
+    sides: a suite's reference and generated clips come in the same prompt order, and halves
+    that kept different prompts on each side would measure the content gap, not the 1/N trend
+    (for exchangeable sets, drawing the same positions is as random as drawing others).
     """
     n_real, n_fake = real.shape[0] // 2, fake.shape[0] // 2
     if min(n_real, n_fake) < 4:
         return None
     rng = np.random.default_rng(seed)
-    values = [
-        frechet_distance_from_features(real[rng.choice(real.shape[0], n_real, replace=False)],
-                                       fake[rng.choice(fake.shape[0], n_fake, replace=False)], ddof)
-        for _ in range(draws)
-    ]
+    values = []
+    for _ in range(draws):
+        pick_real = rng.choice(real.shape[0], n_real, replace=False)
+        pick_fake = pick_real if real.shape[0] == fake.shape[0] else rng.choice(fake.shape[0], n_fake, replace=False)
+        values.append(frechet_distance_from_features(real[pick_real], fake[pick_fake], ddof))
     return float(np.mean(values))
+
+
+def _bias_words(value: float, half: float | None) -> str:
+    if half is None:
+        return "too few videos to estimate its 1/N bias"
+    bias = half - value
+    if 0 <= bias <= 1.5 * value:
+        return f"an estimated {bias:.4g} of it is the 1/N bias (FVD of half-size subsets: {half:.4g})"
+    return (f"half-size subsets give {half:.4g}, no clean 1/N trend to estimate its bias from "
+            "(too few videos, or sets that are not random samples)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -210,8 +223,7 @@ class FrechetVideoDistance(_VideoFeatureMetric):
             out["fvd_half_n"] = half
             out["fvd_bias_estimate"] = half - value
         if n < SMALL_N:
-            bias = (f"an estimated {half - value:+.4g} of it is the 1/N bias (FVD of half-size subsets: "
-                    f"{half:.4g})" if half is not None else "too few videos to estimate its 1/N bias")
+            bias = _bias_words(value, half)
             log.warning("FVD %.4g from N=%d videos per side: %s; compare only numbers with equal N, "
                         "and use N >= %d for a reportable FVD (papers use 2048)", value, n, bias, SMALL_N)
         return out
@@ -314,7 +326,10 @@ class _VideoDistanceAdapter(SetMetric):
 
     def bind_reference(self, kind: str) -> None:
         """Tell the metric what the reference set is ('world', 'folder', 'stats'): picks 'auto'."""
+        before = self.backbone_name
         self._reference_kind = kind
+        if self.backbone_name != before:
+            self._metric = None  # built for the other backbone (the runner reuses instances)
 
     @property
     def backbone_name(self) -> str:

@@ -1,10 +1,10 @@
-"""Clips → model input tensors: frame selection, bilinear resize, values in ``[-1, 1]``.
+"""Clips → model input tensors for the bundled evaluator: frame selection, bilinear resize,
+values in ``[-1, 1]``.
 
-The FVD convention (Unterthiner et al., 2018, reference TF code): ``T = 16`` frames, every frame
-resized bilinearly to ``224 x 224`` (aspect ratio not kept, no crop), RGB scaled
-``x / 127.5 - 1`` to ``[-1, 1]``. Resizing here is PyTorch's bilinear with half-pixel centres
-and no antialiasing (what the PyTorch FVD ports use); TF1's legacy ``resize_bilinear`` used
-corner-aligned sampling, which differs by a fraction of a pixel.
+Every frame is resized bilinearly to ``size x size`` (aspect ratio not kept, no crop; PyTorch's
+half-pixel bilinear without antialiasing) and scaled ``x / 127.5 - 1``. The Kinetics-400 I3D of
+FVD does not use this module: its input is made by the FVD protocols of
+:mod:`evalkit.metrics.video_features.protocols`, frame by frame from a stream.
 
 Frame selection: ``"first"`` takes the first ``T`` consecutive frames (FVD16 as StyleGAN-V and
 cd-fvd do); ``"uniform"`` takes ``T`` evenly spaced frames over the whole clip
