@@ -99,12 +99,28 @@ def _status_for(reason: str) -> int:
     return 422
 
 
+def _check_limits(info: Any, limits: dict[str, Any]) -> None:
+    """Refuse from the header what is over a limit, before decoding anything."""
+    from evalkit.video import VideoReadError
+
+    pixels = info.width * info.height
+    if limits["max_pixels"] is not None and pixels > limits["max_pixels"]:
+        raise VideoReadError(info.path, f"frame size {info.width}x{info.height} = {pixels} pixels, over "
+                                        f"the limit max_pixels={limits['max_pixels']}")
+    if limits["max_frames"] is not None and info.num_frames > limits["max_frames"] + 2:
+        raise VideoReadError(info.path, f"about {info.num_frames} frames, over the limit "
+                                        f"max_frames={limits['max_frames']}")
+    if limits["max_duration_s"] is not None and info.duration_s > limits["max_duration_s"] + 0.1:
+        raise VideoReadError(info.path, f"duration {info.duration_s:.3f} s, over the limit "
+                                        f"max_duration_s={limits['max_duration_s']:g}")
+
+
 def create_app(settings: Settings | None = None, detector: Any = None) -> FastAPI:
     """The FastAPI app. ``detector``: an already loaded :class:`~detectors.detector.Detector`
     (default: load ``settings.model_path`` once, here)."""
     from detectors.detector import Detector
     from evalkit.provenance import read_marks
-    from evalkit.video import VideoReadError, read_video
+    from evalkit.video import VideoReadError, probe_video
 
     settings = settings or Settings()
     model = detector if detector is not None else Detector.load(settings.model_path)
@@ -191,18 +207,19 @@ def create_app(settings: Settings | None = None, detector: Any = None) -> FastAP
                 path = _save_upload(file, tmp)
                 t_up = time.perf_counter()
                 try:
-                    clip = read_video(path, max_frames=settings.max_frames,
-                                      max_pixels=settings.max_pixels,
-                                      max_duration_s=settings.max_duration_s)
+                    info = probe_video(path)
+                    limits = {"max_frames": settings.max_frames, "max_pixels": settings.max_pixels,
+                              "max_duration_s": settings.max_duration_s}
+                    _check_limits(info, limits)
+                    t_dec = time.perf_counter()
+                    # The same windows as `evalkit detect` and the metric, streamed from the file.
+                    pred = model.predict_file(path, **limits)
+                    t_det = time.perf_counter()
+                    marks = read_marks(path, max_frames=min(settings.detect_frames, 64))
+                    t_prov = time.perf_counter()
                 except VideoReadError as exc:
                     raise HTTPException(_status_for(exc.reason),
                                         f"cannot read video '{name}': {exc.reason}") from None
-            t_dec = time.perf_counter()
-            head = clip.frames[:settings.detect_frames]
-            pred = model.predict(clip.with_frames(head))
-            t_det = time.perf_counter()
-            marks = read_marks(clip)
-            t_prov = time.perf_counter()
         except HTTPException:
             with counter_lock:
                 counters["errors_4xx"] += 1
@@ -221,9 +238,9 @@ def create_app(settings: Settings | None = None, detector: Any = None) -> FastAP
                               "payload": wm["payload_hex"] if wm["detected"] else None,
                               "score": wm["score"], "scheme": wm["scheme"]},
             },
-            "video": {"filename": name, "frames": clip.num_frames, "analysed_frames": len(head),
-                      "fps": clip.fps, "width": clip.width, "height": clip.height,
-                      "duration_s": clip.duration_s},
+            "video": {"filename": name, "frames": info.num_frames,
+                      "analysed_windows": len(pred.segments), "fps": info.fps, "width": info.width,
+                      "height": info.height, "duration_s": info.duration_s},
             "timing": {"upload_s": round(t_up - t0, 4), "decode_s": round(t_dec - t_up, 4),
                        "detect_s": round(t_det - t_dec, 4),
                        "provenance_s": round(t_prov - t_det, 4),

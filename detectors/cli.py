@@ -23,6 +23,8 @@ log = logging.getLogger("detectors")
 __all__ = ["add_detector_commands", "build_parser", "main"]
 
 DEFAULT_HOST = "127.0.0.1"
+#: Frames read for the provenance watermark (the reference generator's clips are 16 frames).
+MARK_FRAMES = 64
 API_KEY_ENV = "EVALKIT_API_KEY"
 
 
@@ -42,20 +44,21 @@ def cmd_detect(args: argparse.Namespace) -> int:
     """One JSON line per file: probability, label, segments, provenance (or an error)."""
     from detectors.detector import Detector
     from evalkit.provenance import read_marks
-    from evalkit.video import VideoReadError, read_video
+    from evalkit.video import VideoReadError
 
     _threads(getattr(args, "threads", None))
     model = Detector.load(args.model)
     failed = 0
     for name in args.files:
         try:
-            clip = read_video(name, first_frames=args.max_frames)
+            # The detector streams the file (windows over the whole duration, decoded one frame
+            # at a time); the provenance marks need only the clip's first frames.
+            pred = model.predict_file(name)
+            marks = read_marks(name, max_frames=min(args.max_frames, MARK_FRAMES))
         except VideoReadError as exc:
             print(json.dumps({"file": name, "error": str(exc)}), flush=True)
             failed += 1
             continue
-        pred = model.predict(clip)
-        marks = read_marks(clip)
         print(json.dumps({
             "file": name, "model_version": model.version,
             "ai_generated_probability": pred.probability,

@@ -107,6 +107,10 @@ class Detector:
             raise FileNotFoundError(f"detector weights '{path}' not found (train one with "
                                     "'detectors train' or reinstall evalkit)")
         state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("kind") == "i3d-probe":  # evalkit-detector-3: I3D features + linear probe
+            from detectors.probe import ProbeDetector
+
+            return ProbeDetector.from_state(state, path)  # type: ignore[return-value]
         sc = state["spatial_config"]
         tc = state["temporal_config"]
         spatial = SpatialResidualCNN(SpatialConfig(**{**sc, "widths": tuple(sc["widths"])}))
@@ -149,6 +153,12 @@ class Detector:
         mean_z = z.mean(axis=0, keepdims=True)
         return Prediction(float(self.fusion(mean_z)[0]), segments,
                           {"spatial": float(mean_z[0, 0]), "temporal": float(mean_z[0, 1])})
+
+    def predict_file(self, path: str | Path, **limits: Any) -> Prediction:
+        """:meth:`predict` of a decoded video file (``limits``: as ``read_video``'s)."""
+        from evalkit.video import read_video
+
+        return self.predict(read_video(path, **limits))
 
     def predict_proba(self, clips: np.ndarray) -> np.ndarray:
         """Probabilities ``(N,)`` of working-size clips ``(N, T, S, S, 3)`` (one window each)."""

@@ -233,25 +233,34 @@ class InceptionI3d(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Mixed_5c output ``(B, 1024, T/8, H/32, W/32)`` for input ``(B, 3, T, H, W)``."""
+        return self.endpoints(x)["Mixed_5c"]
+
+    def endpoints(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The block outputs ``Mixed_3c`` ``(B, 480, T/2, H/8, W/8)``, ``Mixed_4f``
+        ``(B, 832, T/4, H/16, W/16)`` and ``Mixed_5c`` ``(B, 1024, T/8, H/32, W/32)``."""
         x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(self.MaxPool3d_2a_3x3(self.Conv3d_1a_7x7(x))))
         x = self.MaxPool3d_3a_3x3(x)
-        x = self.Mixed_3c(self.Mixed_3b(x))
-        x = self.MaxPool3d_4a_3x3(x)
+        out = {"Mixed_3c": self.Mixed_3c(self.Mixed_3b(x))}
+        x = self.MaxPool3d_4a_3x3(out["Mixed_3c"])
         for name in ("Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f"):
             x = getattr(self, name)(x)
-        x = self.MaxPool3d_5a_2x2(x)
-        return self.Mixed_5c(self.Mixed_5b(x))
+        out["Mixed_4f"] = x
+        out["Mixed_5c"] = self.Mixed_5c(self.Mixed_5b(self.MaxPool3d_5a_2x2(x)))
+        return out
+
+    def head(self, mixed_5c: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` from the Mixed_5c map (what :meth:`forward` returns)."""
+        if mixed_5c.shape[-1] < 7 or mixed_5c.shape[-2] < 7 or mixed_5c.shape[-3] < 2:
+            raise ValueError(
+                f"I3D needs at least 9 frames and 193x193 pixels (FVD uses 16x224x224); the "
+                f"last feature map is {tuple(mixed_5c.shape[2:])}, smaller than the 2x7x7 head pool"
+            )
+        x = self.logits(self.dropout(self.avg_pool(mixed_5c)))  # (B, classes, T', H', W')
+        return x.mean(dim=(3, 4)).mean(dim=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, num_classes)`` for input ``(B, 3, T, H, W)`` (``H, W >= 193``)."""
-        x = self.features(x)
-        if x.shape[-1] < 7 or x.shape[-2] < 7 or x.shape[-3] < 2:
-            raise ValueError(
-                f"I3D needs at least 9 frames and 193x193 pixels (FVD uses 16x224x224); the "
-                f"last feature map is {tuple(x.shape[2:])}, smaller than the 2x7x7 head pool"
-            )
-        x = self.logits(self.dropout(self.avg_pool(x)))  # (B, classes, T', H', W')
-        return x.mean(dim=(3, 4)).mean(dim=2)
+        return self.head(self.features(x))
 
     @torch.no_grad()
     def fuse_batch_norm_(self) -> InceptionI3d:

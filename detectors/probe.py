@@ -1,0 +1,394 @@
+"""The real-video detector: a calibrated linear probe on frozen Kinetics-400 I3D features.
+
+A clip becomes a few **windows** of 16 frames, each normalised the same way whatever the file
+(so that container, frame rate, size and corners cannot carry the label):
+
+- time: every ``stride``-th frame with ``stride = max(1, round(fps / 8))``, so a window spans
+  about 2 s at any frame rate, without duplicated frames (a 6 fps clip keeps every frame);
+- space: the central square of 80 % of the short side (logos and watermarks sit in corners),
+  resized to 224 x 224 with antialiasing;
+- values: RGB in [-1, 1].
+
+Each window gives one feature vector (:func:`window_features`, 3,299-d):
+
+======================  ========  ==================================================================
+part                    size      what
+======================  ========  ==================================================================
+``i3d_mixed_4f_mean``   832       mean of I3D block ``Mixed_4f`` over time and space (mid-level motion
+                                  and texture)
+``i3d_mixed_5c_mean``   1024      mean of ``Mixed_5c``
+``i3d_mixed_5c_std``    1024      spread of ``Mixed_5c`` over time and space
+``i3d_logits``          400       Kinetics-400 logits
+``residual``            19        noise-residual statistics: energy, spectrum bands, temporal
+                                  correlation of the high-pass residual, first- and second-order
+                                  temporal differences (camera noise is independent from frame to
+                                  frame; generated "noise" is not)
+======================  ========  ==================================================================
+
+The probe standardises the features and applies a logistic regression (L2), whose logit is then
+Platt-calibrated; a clip's probability is that of the mean logit over its windows, and each window's
+probability is reported as a segment with its time span. Training: ``detectors/train_probe.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "CROP_FRACTION",
+    "SIZE",
+    "TARGET_FPS",
+    "WINDOW",
+    "FeatureExtractor",
+    "LinearProbe",
+    "normalise_window",
+    "residual_features",
+    "window_plan",
+    "window_stride",
+]
+
+log = logging.getLogger(__name__)
+
+WINDOW = 16
+TARGET_FPS = 8.0
+CROP_FRACTION = 0.8
+SIZE = 224
+FEATURE_PARTS = (("i3d_mixed_4f_mean", 832), ("i3d_mixed_5c_mean", 1024), ("i3d_mixed_5c_std", 1024),
+                 ("i3d_logits", 400), ("residual", 19))
+FEATURE_DIM = sum(n for _, n in FEATURE_PARTS)
+
+
+# ----------------------------------------------------------------------------------------------
+# Windows: which frames, and how they are normalised
+# ----------------------------------------------------------------------------------------------
+
+
+def window_stride(fps: float) -> int:
+    """Frames skipped between window frames: a window spans ~2 s at any frame rate."""
+    return max(1, int(round(float(fps) / TARGET_FPS))) if fps and math.isfinite(fps) else 1
+
+
+def window_plan(num_frames: int, fps: float, max_windows: int = 8) -> list[tuple[int, int]]:
+    """``[(start, stride), ...]``: windows spread evenly from the first frame to the last.
+
+    As many windows as it takes to cover the clip (``ceil(frames / span)``, overlapping where
+    they must), at most ``max_windows``. A clip shorter than one window gets a single window
+    from frame 0 (padded by repeating its last frame, see :func:`normalise_window`).
+    """
+    stride = window_stride(fps)
+    span = (WINDOW - 1) * stride + 1
+    if num_frames <= span:
+        return [(0, stride)]
+    count = min(max_windows, math.ceil(num_frames / span))
+    starts = np.linspace(0, num_frames - span, count).round().astype(int)
+    return [(int(s), stride) for s in sorted(set(starts.tolist()))]
+
+
+def normalise_window(frames: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Up to 16 uint8 ``(H, W, 3)`` frames → uint8 ``(16, 224, 224, 3)``: central 80 % square,
+    antialiased resize; a short window is padded with its last frame."""
+    out = []
+    for frame in frames:
+        h, w = frame.shape[:2]
+        side = max(1, int(round(min(h, w) * CROP_FRACTION)))
+        top, left = (h - side) // 2, (w - side) // 2
+        x = torch.from_numpy(np.ascontiguousarray(frame[top : top + side, left : left + side]))
+        x = x.permute(2, 0, 1).unsqueeze(0).float()
+        if side != SIZE:
+            x = F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", antialias=side > SIZE, align_corners=False)
+        out.append(x[0].round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy())
+    if not out:
+        raise ValueError("a window needs at least one frame")
+    while len(out) < WINDOW:
+        out.append(out[-1])
+    return np.stack(out[:WINDOW])
+
+
+def read_windows(open_frames: Callable[[int], Iterable[np.ndarray]], plan: list[tuple[int, int]]
+                 ) -> list[np.ndarray]:
+    """Normalised windows of a video, decoding from each window's start (``open_frames(start)``
+    gives frames from that index, e.g. a seeking file reader); only the window's frames are kept."""
+    windows = []
+    for start, stride in plan:
+        picked = []
+        iterator = iter(open_frames(start))
+        try:
+            for i, frame in enumerate(iterator):
+                if i % stride == 0:
+                    picked.append(frame)
+                    if len(picked) == WINDOW:
+                        break
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        if picked:
+            windows.append(normalise_window(picked))
+    return windows
+
+
+# ----------------------------------------------------------------------------------------------
+# Features
+# ----------------------------------------------------------------------------------------------
+
+
+def _gauss_kernel(sigma: float) -> torch.Tensor:
+    radius = int(math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _blur(y: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Separable Gaussian blur of ``(T, 1, H, W)`` with reflect padding."""
+    k = _gauss_kernel(sigma)
+    r = k.numel() // 2
+    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(y, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1))
+
+
+def residual_features(window: np.ndarray) -> np.ndarray:
+    """19 statistics of the high-pass noise residual of a uint8 ``(T, H, W, 3)`` window.
+
+    Luma residual ``r = Y - blur(Y)``: log energy; its correlation between consecutive frames
+    (mean, std); log energy in 4 radial frequency bands relative to the total; log energy of
+    the first and second temporal differences of ``Y`` and of ``r`` and their ratios; kurtosis
+    and mean absolute value of ``r``; fraction of near-zero residuals (flat, denoised regions);
+    saturation (fraction of 0 / 255 pixels); colour residual energy relative to luma.
+    """
+    x = torch.from_numpy(window).float()  # (T, H, W, 3)
+    luma = (0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]).unsqueeze(1)  # (T, 1, H, W)
+    res = (luma - _blur(luma))[:, 0]
+    eps = 1e-6
+    energy = res.pow(2).mean()
+    flat = res.flatten(1)
+    a, b = flat[:-1] - flat[:-1].mean(1, keepdim=True), flat[1:] - flat[1:].mean(1, keepdim=True)
+    corr = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
+    spec = torch.fft.rfft2(res).abs().pow(2).mean(0)  # (H, W/2+1)
+    fy = torch.fft.fftfreq(res.shape[1]).abs().view(-1, 1)
+    fx = torch.fft.rfftfreq(res.shape[2]).view(1, -1)
+    radius = torch.sqrt(fy**2 + fx**2)
+    total = spec.sum() + eps
+    bands = [spec[(radius >= lo) & (radius < hi)].sum() / total for lo, hi in
+             ((0.0, 0.125), (0.125, 0.25), (0.25, 0.375), (0.375, 0.75))]
+    d1, d2 = luma[1:] - luma[:-1], luma[2:] - 2 * luma[1:-1] + luma[:-2]
+    r1, r2 = res[1:] - res[:-1], res[2:] - 2 * res[1:-1] + res[:-2]
+    e = lambda t: torch.log(t.pow(2).mean() + eps)  # noqa: E731
+    centred = res - res.mean()
+    kurt = centred.pow(4).mean() / (centred.pow(2).mean() ** 2 + eps)
+    chroma = x - x.mean(-1, keepdim=True)
+    chroma_res = (chroma.permute(0, 3, 1, 2).reshape(-1, 1, *x.shape[1:3])
+                  - _blur(chroma.permute(0, 3, 1, 2).reshape(-1, 1, *x.shape[1:3])))
+    values = [
+        torch.log(energy + eps), corr.mean(), corr.std(), *[torch.log(v + eps) for v in bands],
+        e(d1), e(d2), e(d2) - e(d1), e(r1), e(r2), e(r1) - torch.log(energy + eps), e(r2) - e(r1),
+        torch.log(kurt + eps), torch.log(res.abs().mean() + eps), (res.abs() < 0.5).float().mean(),
+        ((x <= 0.5) | (x >= 254.5)).float().mean(), torch.log(chroma_res.pow(2).mean() + eps) - torch.log(energy + eps),
+    ]
+    return torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in values]).double().numpy()
+
+
+class FeatureExtractor:
+    """Normalised windows ``(N, 16, 224, 224, 3)`` uint8 → features ``(N, 3299)`` float64.
+
+    Args:
+        model: an :class:`~evalkit.metrics.i3d.InceptionI3d` with DeepMind's weights (a
+            batch-norm-fused ``channels_last_3d`` copy is used).
+        weights: its :class:`~evalkit.metrics.i3d.I3DWeights` (recorded with the detector).
+    """
+
+    def __init__(self, model: torch.nn.Module, weights: Any = None, batch_size: int = 8) -> None:
+        import copy
+
+        model = copy.deepcopy(model).eval()
+        model.fuse_batch_norm_()
+        self.model = model.to(memory_format=torch.channels_last_3d)
+        self.weights, self.batch_size = weights, batch_size
+
+    @classmethod
+    def from_installed(cls, weights_path: str | Path | None = None) -> FeatureExtractor:
+        from evalkit.metrics.video_features.backbones import _i3d
+
+        model, info = _i3d(str(weights_path) if weights_path else None, "cpu")
+        return cls(model, info)
+
+    @torch.inference_mode()
+    def __call__(self, windows: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        windows = np.asarray(windows)
+        out = []
+        for i in range(0, len(windows), self.batch_size):
+            batch = windows[i : i + self.batch_size]
+            x = torch.from_numpy(batch).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
+            ends = self.model.endpoints(x.contiguous(memory_format=torch.channels_last_3d))
+            m4, m5 = ends["Mixed_4f"], ends["Mixed_5c"]
+            parts = [m4.mean(dim=(2, 3, 4)), m5.mean(dim=(2, 3, 4)), m5.flatten(2).std(dim=2),
+                     self.model.head(m5)]
+            i3d = torch.cat(parts, dim=1).double().numpy()
+            res = np.stack([residual_features(w) for w in batch])
+            out.append(np.concatenate([i3d, res], axis=1))
+        return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM))
+
+
+# ----------------------------------------------------------------------------------------------
+# The probe
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class LinearProbe:
+    """Standardise, then ``logit = x·w + b``; Platt ``p = sigmoid(a * logit + c)``."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    w: np.ndarray
+    b: float
+    platt_a: float = 1.0
+    platt_c: float = 0.0
+
+    def logit(self, features: np.ndarray) -> np.ndarray:
+        return ((np.asarray(features) - self.mean) / self.scale) @ self.w + self.b
+
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self.platt_a * np.asarray(logits) + self.platt_c)))
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, sample_weight: np.ndarray | None = None
+            ) -> LinearProbe:
+        """Class-balanced L2 logistic regression (L-BFGS, float64) on standardised features."""
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        mean, scale = x.mean(0), x.std(0) + 1e-6
+        a = torch.from_numpy((x - mean) / scale)
+        t = torch.from_numpy(y)
+        wts = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+        if sample_weight is not None:
+            wts = wts * sample_weight
+        sw = torch.from_numpy(wts / wts.mean())
+        w = torch.zeros(a.shape[1], dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([w, b], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = (F.binary_cross_entropy_with_logits(a @ w + b, t, reduction="none") * sw).mean()
+            loss = loss + l2 * (w @ w) / len(t)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return cls(mean, scale, w.detach().numpy().copy(), float(b.detach()))
+
+    def fit_platt(self, logits: np.ndarray, y: np.ndarray) -> None:
+        """Fit the calibration on held-out logits (class-balanced: a 50/50 prior)."""
+        z = torch.from_numpy(np.asarray(logits, dtype=np.float64))
+        t = torch.from_numpy(np.asarray(y, dtype=np.float64))
+        wts = torch.where(t == 1, 0.5 / t.mean(), 0.5 / (1 - t.mean()))
+        a = torch.ones(1, dtype=torch.float64, requires_grad=True)
+        c = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([a, c], max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = (F.binary_cross_entropy_with_logits(a * z + c, t, reduction="none") * wts).mean()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        self.platt_a, self.platt_c = float(a.detach()), float(c.detach())
+
+    def state(self) -> dict[str, Any]:
+        return {"mean": torch.from_numpy(self.mean), "scale": torch.from_numpy(self.scale),
+                "w": torch.from_numpy(self.w), "b": self.b, "platt_a": self.platt_a, "platt_c": self.platt_c}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LinearProbe:
+        return cls(state["mean"].numpy(), state["scale"].numpy(), state["w"].numpy(), float(state["b"]),
+                   float(state["platt_a"]), float(state["platt_c"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# The detector
+# ----------------------------------------------------------------------------------------------
+
+
+class ProbeDetector:
+    """Loads a probe file and scores clips or files, window by window (module docstring).
+
+    ``predict(clip)`` and ``predict_file(path)`` choose the same windows (from the frame count
+    and frame rate) and so return the same probability for a file and its decoded clip; the file
+    form decodes as a stream, seeking to each window, so memory does not grow with the length
+    or the resolution of the video.
+    """
+
+    kind = "i3d-probe"
+
+    def __init__(self, probe: LinearProbe, extractor: FeatureExtractor, thresholds: dict[str, float],
+                 *, operating_points: dict[str, Any] | None = None, info: dict[str, Any] | None = None,
+                 version: str = "probe", max_windows: int = 8) -> None:
+        import threading
+
+        self.probe, self.extractor = probe, extractor
+        self.thresholds = dict(thresholds)
+        self.operating_points = dict(operating_points or {})
+        self.info = dict(info or {})
+        self.version = version
+        self.max_windows = max_windows
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], path: Path, extractor: FeatureExtractor | None = None
+                   ) -> ProbeDetector:
+        import hashlib
+
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+        extractor = extractor or FeatureExtractor.from_installed()
+        wanted = (state.get("info") or {}).get("i3d_weights") or {}
+        have = extractor.weights.describe() if extractor.weights is not None else {}
+        if wanted.get("weights_sha256") and have.get("weights_sha256") != wanted["weights_sha256"]:
+            log.warning("%s was trained on I3D weights %s but %s are loaded: probabilities may be off",
+                        path, str(wanted["weights_sha256"])[:12], str(have.get("weights_sha256"))[:12])
+        return cls(LinearProbe.from_state(state["probe"]), extractor, state["thresholds"],
+                   operating_points=state.get("operating_points"), info=state.get("info"),
+                   version=f"{state['version']}+{digest}")
+
+    def _predict(self, windows: list[np.ndarray], plan: list[tuple[int, int]], fps: float) -> Any:
+        from detectors.detector import Prediction, Segment
+
+        if not windows:
+            raise ValueError("no frames to score")
+        with self._lock:
+            logits = self.probe.logit(self.extractor(np.stack(windows)))
+        probs = self.probe.calibrated(logits)
+        rate = fps if fps and fps > 0 else TARGET_FPS
+        segments = [Segment(start / rate, (start + (WINDOW - 1) * stride + 1) / rate, float(p))
+                    for (start, stride), p in zip(plan, probs)]
+        mean = float(np.mean(logits))
+        return Prediction(float(self.probe.calibrated(mean)), segments, {"probe": mean})
+
+    def predict(self, clip: Any, fps: float | None = None) -> Any:
+        """Probability that a clip (or uint8 ``(T, H, W, 3)`` frames) is AI-generated."""
+        from evalkit.clip import Clip
+
+        frames = clip.frames if isinstance(clip, Clip) else np.asarray(clip)
+        rate = float(clip.fps) if isinstance(clip, Clip) else float(fps or TARGET_FPS)
+        plan = window_plan(len(frames), rate, self.max_windows)
+        return self._predict(read_windows(lambda start: frames[start:], plan), plan, rate)
+
+    def predict_file(self, path: str | Path, **limits: Any) -> Any:
+        """:meth:`predict` of a video file, decoded as a stream (``limits``: as ``read_video``'s)."""
+        from evalkit.video import VideoFile, probe_video
+
+        video = VideoFile(Path(path))
+        fps = probe_video(video.path).fps
+        plan = window_plan(video.count_frames(), fps, self.max_windows)
+        windows = read_windows(lambda start: video.iter_frames(start, **limits), plan)
+        return self._predict(windows, plan, fps)

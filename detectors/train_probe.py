@@ -1,0 +1,496 @@
+"""Train and evaluate the real-video detector (``evalkit-detector-3``): I3D features + linear probe.
+
+Three steps, each resumable from its cache::
+
+    python -m detectors.train_probe features --data ../shared/data --cache runs/probe_cache
+    python -m detectors.train_probe evaluate --cache runs/probe_cache --out detectors/weights/detector_v3_eval.json
+    python -m detectors.train_probe train --cache runs/probe_cache --out detectors/weights/detector_v3.pt
+
+**Data.** The manifests of ``ai_videos_train`` (label 1, grouped by generator family) and
+``real_videos`` + ``real_videos_extra`` (label 0, grouped by source repository). Every clip gives
+up to ``--windows`` normalised windows (:mod:`detectors.probe`); each window is also seen through
+``--augment`` random degradations drawn for both classes alike (H.264 CRF 18-40, a GIF palette,
+halving the size, blur), so that none of them can carry the label.
+
+**Evaluation** (``evaluate``), the protocol of the field:
+
+- *leave one family out*: for each generator family, a probe trained on every other family and
+  on the real clips outside one held-out fold of real sources is tested on the family's clips
+  against that fold's real clips (clean windows; a clip scores the mean logit of its windows);
+- calibration and thresholds of each such probe come from an inner split of its own training
+  data (grouped 4-fold out-of-fold logits), never from the test clips;
+- *real sources held out*: each fold of real sources is scored by a probe that never saw it; the
+  share labelled ``ai_generated`` is the false-positive rate on unseen cameras, also after
+  converting those clips to 8 fps 256 x 256 GIFs;
+- robustness: the same held-out scores after H.264 CRF 23/28/35, halving the size, a GIF palette
+  and a 75 % centre crop of the original clip.
+
+**Training** (``train``): all the data, L2 strength and thresholds from the grouped out-of-fold
+logits, Platt calibration on them; the file holds the probe (a few hundred kB), the thresholds
+and the training facts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("detectors.train_probe")
+
+AI_FOLDER, REAL_FOLDERS = "ai_videos_train", ("real_videos", "real_videos_extra")
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipEntry:
+    path: str
+    label: int
+    group: str  # generator family (AI) or source repository (real)
+    clip_id: str
+
+
+def list_clips(data: Path) -> list[ClipEntry]:
+    """Every clip of the three manifests, with its label and group."""
+    out = []
+    for folder, label in ((AI_FOLDER, 1), *((f, 0) for f in REAL_FOLDERS)):
+        manifest = data / folder / "manifest.tsv"
+        if not manifest.is_file():
+            raise FileNotFoundError(f"manifest not found: {manifest}")
+        with open(manifest, newline="") as f:
+            for row in csv.DictReader(f, delimiter="\t"):
+                group = row.get("family") or row["file"].split("/")[0]
+                out.append(ClipEntry(str(data / folder / row["file"]), label, f"{folder}:{group}" if label == 0
+                                     else group, f"{folder}/{row['file']}"))
+    return out
+
+
+def gif_palette(window: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Each frame through an adaptive 256-colour palette with Floyd-Steinberg dithering (a GIF)."""
+    from PIL import Image
+
+    out = []
+    for frame in window:
+        img = Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                              dither=Image.Dither.FLOYDSTEINBERG)
+        out.append(np.asarray(img.convert("RGB")))
+    return np.stack(out)
+
+
+def _h264(window: np.ndarray, crf: int) -> np.ndarray:
+    from detectors.degrade import h264
+
+    return h264(window, crf, fps=8.0)
+
+
+def _half(window: np.ndarray) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(window).permute(0, 3, 1, 2).float()
+    small = F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True, align_corners=False)
+    back = F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return back.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def random_augment(window: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """One random degradation of a normalised window (the same draw for both classes)."""
+    from detectors.degrade import gaussian_blur
+
+    kind = rng.choice(["h264", "h264", "gif", "half", "blur"])
+    if kind == "h264":
+        crf = int(rng.integers(18, 41))
+        return _h264(window, crf), f"h264_crf{crf}"
+    if kind == "gif":
+        return gif_palette(window), "gif"
+    if kind == "half":
+        return _half(window), "half"
+    sigma = float(rng.uniform(0.5, 1.5))
+    return gaussian_blur(window, sigma), f"blur{sigma:.1f}"
+
+
+# Degradations of the original clip for the robustness table (then normalised as usual).
+def _clip_condition(name: str) -> Callable[[np.ndarray, float], tuple[np.ndarray, float]]:
+    from detectors.degrade import center_crop, h264, resize_factor
+
+    def gif_8fps_256(frames: np.ndarray, fps: float) -> tuple[np.ndarray, float]:
+        from detectors.preprocess import area_resize
+
+        step = max(1, int(round(fps / 8.0)))
+        return gif_palette(area_resize(frames[::step], 256, 256)), fps / step
+
+    table: dict[str, Callable[[np.ndarray, float], tuple[np.ndarray, float]]] = {
+        "h264_crf23": lambda f, r: (h264(f, 23, r), r),
+        "h264_crf28": lambda f, r: (h264(f, 28, r), r),
+        "h264_crf35": lambda f, r: (h264(f, 35, r), r),
+        "resize_0.5": lambda f, r: (resize_factor(f, 0.5), r),
+        "crop_0.75": lambda f, r: (center_crop(f, 0.75), r),
+        "gif_8fps_256": gif_8fps_256,
+    }
+    return table[name]
+
+
+CONDITIONS = ("h264_crf23", "h264_crf28", "h264_crf35", "resize_0.5", "crop_0.75", "gif_8fps_256")
+
+
+# ----------------------------------------------------------------------------------------------
+# Features (cached per clip)
+# ----------------------------------------------------------------------------------------------
+
+
+def _clip_windows(entry: ClipEntry, max_windows: int) -> tuple[list[np.ndarray], float, int]:
+    from detectors.probe import read_windows, window_plan
+    from evalkit.video import VideoFile, probe_video
+
+    info = probe_video(entry.path)
+    vf = VideoFile(Path(entry.path))
+    total = vf.count_frames()
+    plan = window_plan(total, info.fps, max_windows)
+    return read_windows(vf.iter_frames, plan), info.fps, total
+
+
+def _condition_windows(entry: ClipEntry, condition: str) -> list[np.ndarray]:
+    """The first window of a degraded copy of the original clip (decoded up to ~3 s)."""
+    from detectors.probe import WINDOW, read_windows, window_plan, window_stride
+    from evalkit.video import probe_video, read_video
+
+    fps = probe_video(entry.path).fps
+    frames = read_video(entry.path, first_frames=(WINDOW - 1) * window_stride(fps) + 1).frames
+    frames, fps = _clip_condition(condition)(frames, fps)
+    plan = window_plan(len(frames), fps, 1)
+    return read_windows(lambda start: frames[start:], plan)
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from detectors.probe import FeatureExtractor
+
+    entries = list_clips(args.data)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    extractor = FeatureExtractor.from_installed()
+    for entry in tqdm(entries, desc="features", unit="clip"):
+        key = hashlib.sha1(entry.clip_id.encode()).hexdigest()[:16]
+        path = args.cache / f"{key}.npz"
+        if path.is_file():
+            continue
+        rng = np.random.default_rng([args.seed, int(key[:8], 16)])
+        windows, fps, total = _clip_windows(entry, args.windows)
+        rows, names, index = [], [], []
+        for w_i, window in enumerate(windows):
+            rows.append(window)
+            names.append("clean")
+            index.append(w_i)
+            for _ in range(args.augment):
+                aug, name = random_augment(window, rng)
+                rows.append(aug)
+                names.append(name)
+                index.append(w_i)
+        for condition in CONDITIONS:
+            for window in _condition_windows(entry, condition):
+                rows.append(window)
+                names.append(f"cond:{condition}")
+                index.append(0)
+        feats = extractor(np.stack(rows))
+        np.savez(path, features=feats.astype(np.float32), variant=np.array(names), window=np.array(index),
+                 meta=np.array(json.dumps({**dataclasses.asdict(entry), "fps": fps, "frames": total})))
+
+
+def load_cache(cache: Path) -> dict[str, np.ndarray]:
+    """All cached windows as arrays: features, label, group, clip, variant, window."""
+    cols: dict[str, list[Any]] = {k: [] for k in ("features", "label", "group", "clip", "variant", "window")}
+    for path in sorted(cache.glob("*.npz")):
+        with np.load(path, allow_pickle=False) as d:
+            meta = json.loads(str(d["meta"]))
+            n = len(d["variant"])
+            cols["features"].append(d["features"].astype(np.float64))
+            cols["variant"] += d["variant"].tolist()
+            cols["window"] += d["window"].tolist()
+        cols["label"] += [meta["label"]] * n
+        cols["group"] += [meta["group"]] * n
+        cols["clip"] += [meta["clip_id"]] * n
+    if not cols["features"]:
+        raise FileNotFoundError(f"no cached features in {cache}; run the 'features' step first")
+    return {"features": np.concatenate(cols["features"]), **{k: np.array(v) for k, v in cols.items() if k != "features"}}
+
+
+# ----------------------------------------------------------------------------------------------
+# Scores
+# ----------------------------------------------------------------------------------------------
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).mean()
+    ties = (pos[:, None] == neg[None, :]).mean()
+    return float(greater + 0.5 * ties)
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
+    order = np.argsort(-scores)
+    hits = labels[order] == 1
+    if not hits.any():
+        return float("nan")
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(precision[hits].mean())
+
+
+def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float) -> float:
+    neg = np.sort(scores[labels == 0])[::-1]
+    if len(neg) == 0:
+        return float("nan")
+    k = int(np.floor(fpr * len(neg)))
+    threshold = neg[k] if k < len(neg) else -np.inf
+    return float((scores[labels == 1] > threshold).mean())
+
+
+def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (probs >= lo) & (probs < hi if hi < 1 else probs <= hi)
+        if sel.any():
+            total += sel.mean() * abs(probs[sel].mean() - labels[sel].mean())
+    return float(total)
+
+
+# ----------------------------------------------------------------------------------------------
+# Fitting with inner validation
+# ----------------------------------------------------------------------------------------------
+
+
+def _clip_logits(probe: Any, data: dict[str, np.ndarray], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean window logit per clip over the selected rows: (clips, logits, labels)."""
+    logits = probe.logit(data["features"][mask])
+    clips = data["clip"][mask]
+    labels = data["label"][mask]
+    uniq, inv = np.unique(clips, return_inverse=True)
+    sums = np.bincount(inv, weights=logits)
+    counts = np.bincount(inv)
+    lab = np.zeros(len(uniq))
+    lab[inv] = labels
+    return uniq, sums / counts, lab
+
+
+def _group_folds(groups: np.ndarray, labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """k folds of groups, AI families and real sources dealt separately (both in every fold)."""
+    rng = np.random.default_rng(seed)
+    folds: list[list[str]] = [[] for _ in range(k)]
+    for label in (1, 0):
+        names = sorted(set(groups[labels == label]))
+        for i, name in enumerate(rng.permutation(names)):
+            folds[i % k].append(name)
+    return [np.array(f) for f in folds]
+
+
+def fit_with_validation(data: dict[str, np.ndarray], train: np.ndarray, l2_grid: tuple[float, ...],
+                        seed: int, inner_k: int = 4) -> tuple[Any, dict[str, Any]]:
+    """A probe on ``train`` rows (every variant), its L2 strength, Platt calibration and
+    thresholds chosen on grouped out-of-fold clip logits of those same rows (clean windows)."""
+    from detectors.probe import LinearProbe
+
+    groups, labels = data["group"], data["label"]
+    folds = _group_folds(groups[train], labels[train], inner_k, seed)
+    variant = data["variant"].astype(str)
+    clean = variant == "clean"
+    conditions = np.char.startswith(variant, "cond:")  # robustness rows: evaluation only
+    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+    for l2 in l2_grid:
+        oof_z, oof_y = [], []
+        for fold in folds:
+            inner_test = train & np.isin(groups, fold)
+            inner_train = train & ~np.isin(groups, fold) & ~conditions
+            probe = LinearProbe.fit(data["features"][inner_train], labels[inner_train], l2)
+            _, z, y = _clip_logits(probe, data, inner_test & clean)
+            oof_z.append(z)
+            oof_y.append(y)
+        z, y = np.concatenate(oof_z), np.concatenate(oof_y)
+        auc = roc_auc(z, y)
+        if best is None or auc > best[0]:
+            best = (auc, l2, z, y)
+    assert best is not None
+    auc, l2, z, y = best
+    fit_rows = train & ~conditions
+    probe = LinearProbe.fit(data["features"][fit_rows], labels[fit_rows], l2)
+    probe.fit_platt(z, y)  # out-of-fold logits: calibration never sees its own training clips
+    p = probe.calibrated(z)
+    thresholds = choose_thresholds(p, y)
+    return probe, {"l2": l2, "validation_auc": auc, "validation_clips": int(len(y)), "thresholds": thresholds}
+
+
+def choose_thresholds(probs: np.ndarray, labels: np.ndarray, high_precision_fpr: float = 0.02) -> dict[str, float]:
+    """Balanced: the threshold with the best balanced accuracy; high precision: the lowest
+    threshold whose false-positive rate on real clips stays at most ``high_precision_fpr``."""
+    candidates = np.unique(np.concatenate([probs, [0.5]]))
+    def bal(t: float) -> float:
+        return 0.5 * ((probs[labels == 1] >= t).mean() + (probs[labels == 0] < t).mean())
+    balanced = max(candidates, key=lambda t: (bal(t), -abs(t - 0.5)))
+    neg = probs[labels == 0]
+    ok = [t for t in candidates if (neg >= t).mean() <= high_precision_fpr]
+    high = float(min(ok)) if ok else 1.0
+    return {"not_ai_generated_below": float(min(balanced, high)), "ai_generated_at_or_above": float(max(balanced, high)),
+            "balanced": float(balanced), "high_precision": high, "high_precision_target_fpr": high_precision_fpr}
+
+
+def label_of(p: np.ndarray, t: dict[str, float]) -> np.ndarray:
+    return np.where(p >= t["ai_generated_at_or_above"], "ai_generated",
+                    np.where(p < t["not_ai_generated_below"], "not_ai_generated", "inconclusive"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands
+# ----------------------------------------------------------------------------------------------
+
+L2_GRID = (1.0, 10.0, 100.0, 1000.0)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    data = load_cache(args.cache)
+    labels, groups, variant = data["label"], data["group"], data["variant"].astype(str)
+    clean = variant == "clean"
+    families = sorted(set(groups[labels == 1]))
+    real_folds = _group_folds(groups[labels == 0], labels[labels == 0], args.real_folds, args.seed)
+    start = time.time()
+
+    per_family: dict[str, Any] = {}
+    for i, family in enumerate(families):
+        held_real = real_folds[i % len(real_folds)]
+        test_groups = np.concatenate([[family], held_real])
+        train = ~np.isin(groups, test_groups)
+        probe, val = fit_with_validation(data, train, L2_GRID, args.seed)
+        test = np.isin(groups, test_groups) & clean
+        _, z, y = _clip_logits(probe, data, test)
+        p = probe.calibrated(z)
+        t = val["thresholds"]
+        per_family[family] = {
+            "clips": int((y == 1).sum()), "real_clips": int((y == 0).sum()), "real_sources": held_real.tolist(),
+            "auc": roc_auc(z, y), "ap": average_precision(z, y),
+            "tpr_at_1pct_fpr": tpr_at_fpr(z, y, 0.01), "tpr_at_5pct_fpr": tpr_at_fpr(z, y, 0.05),
+            "balanced_accuracy": 0.5 * ((p[y == 1] >= t["balanced"]).mean() + (p[y == 0] < t["balanced"]).mean()),
+            "ece": ece(p, y), "labelled_ai_generated": float((label_of(p[y == 1], t) == "ai_generated").mean()),
+            "validation": val,
+        }
+        log.info("%s: AUC %.3f (%d clips vs %d real) l2 %g, %.0f s", family, per_family[family]["auc"],
+                 per_family[family]["clips"], per_family[family]["real_clips"], val["l2"], time.time() - start)
+
+    # Real sources held out: every real fold scored by a probe trained without it (all families in).
+    real_rows = []
+    robustness: dict[str, dict[str, list[float]]] = {}
+    for fold in real_folds:
+        train = ~np.isin(groups, fold)
+        # The AI side of the robustness table needs AI clips the probe never saw: hold out a
+        # quarter of the families in turn (they are scored with this fold's real clips).
+        probe, val = fit_with_validation(data, train, L2_GRID, args.seed)
+        t = val["thresholds"]
+        for name in ("clean", *(f"cond:{c}" for c in CONDITIONS)):
+            sel = np.isin(groups, fold) & (variant == name)
+            clips, z, _ = _clip_logits(probe, data, sel)
+            p = probe.calibrated(z)
+            real_rows += [{"clip": c, "condition": name, "p": float(pp), "label": str(lab)}
+                          for c, pp, lab in zip(clips, p, label_of(p, t))]
+    fp = {}
+    for name in ("clean", *(f"cond:{c}" for c in CONDITIONS)):
+        rows = [r for r in real_rows if r["condition"] == name]
+        fp[name.replace("cond:", "")] = {
+            "real_clips": len(rows),
+            "labelled_ai_generated": float(np.mean([r["label"] == "ai_generated" for r in rows])),
+            "labelled_inconclusive": float(np.mean([r["label"] == "inconclusive" for r in rows])),
+        }
+
+    # Robustness: AUC per condition, family held out (AI) against the held-out real fold.
+    for i, family in enumerate(families):
+        held_real = real_folds[i % len(real_folds)]
+        test_groups = np.concatenate([[family], held_real])
+        train = ~np.isin(groups, test_groups)
+        if not args.robustness:
+            break
+        probe, _ = fit_with_validation(data, train, (per_family[family]["validation"]["l2"],), args.seed)
+        for name in ("clean", *(f"cond:{c}" for c in CONDITIONS)):
+            _, z, y = _clip_logits(probe, data, np.isin(groups, test_groups) & (variant == name))
+            robustness.setdefault(name.replace("cond:", ""), {}).setdefault("auc", []).append(roc_auc(z, y))
+
+    aucs = [v["auc"] for v in per_family.values()]
+    listed = ["show1", "text2video_zero", "vchitect2", "lavie", "seine", "hotshot_xl", "gen_l_video",
+              "zeroscope", "runway_gen2", "mimicmotion", "musev", "magicdance", "allegro"]
+    result = {
+        "model": "evalkit-detector-3 (I3D features + linear probe)",
+        "protocol": "leave one generator family out; real sources in held-out folds; calibration and "
+                    "thresholds from inner grouped out-of-fold predictions of the training data",
+        "families": len(families),
+        "mean_lofo_auc": float(np.mean(aucs)), "min_lofo_auc": float(np.min(aucs)),
+        "mean_lofo_auc_13_issue_families": float(np.mean([per_family[f]["auc"] for f in listed if f in per_family])),
+        "per_family": per_family,
+        "unseen_real_sources": fp,
+        "robustness_mean_lofo_auc": {k: float(np.nanmean(v["auc"])) for k, v in robustness.items()},
+        "seconds": round(time.time() - start, 1),
+        "seed": args.seed,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("per_family",)}, indent=2, default=float))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+
+    data = load_cache(args.cache)
+    train = np.ones(len(data["label"]), dtype=bool)
+    probe, val = fit_with_validation(data, train, L2_GRID, args.seed)
+    extractor_info = None
+    from detectors.probe import FeatureExtractor
+
+    extractor_info = FeatureExtractor.from_installed().weights
+    state = {
+        "format": 2, "kind": "i3d-probe", "version": args.version, "probe": probe.state(),
+        "thresholds": {k: val["thresholds"][k] for k in ("not_ai_generated_below", "ai_generated_at_or_above")},
+        "operating_points": val["thresholds"],
+        "info": {"l2": val["l2"], "validation_auc": val["validation_auc"], "clips": int(len(np.unique(data["clip"]))),
+                 "windows": int(len(data["label"])), "i3d_weights": extractor_info.describe() if extractor_info else None,
+                 "command": " ".join(sys.argv), "seed": args.seed},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, args.out)
+    print(json.dumps({"out": str(args.out), **state["info"], "thresholds": state["operating_points"]}, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="step", required=True)
+    f = sub.add_parser("features")
+    f.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    f.add_argument("--windows", type=int, default=3)
+    f.add_argument("--augment", type=int, default=2)
+    for p in (f, sub.add_parser("evaluate"), sub.add_parser("train")):
+        p.add_argument("--cache", type=Path, required=True)
+        p.add_argument("--seed", type=int, default=0)
+    ev = sub.choices["evaluate"]
+    ev.add_argument("--out", type=Path, default=Path("detectors/weights/detector_v3_eval.json"))
+    ev.add_argument("--real-folds", type=int, default=5)
+    ev.add_argument("--no-robustness", dest="robustness", action="store_false")
+    tr = sub.choices["train"]
+    tr.add_argument("--out", type=Path, default=Path("detectors/weights/detector_v3.pt"))
+    tr.add_argument("--version", default="evalkit-detector-3")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    {"features": cmd_features, "evaluate": cmd_evaluate, "train": cmd_train}[args.step](args)
+
+
+if __name__ == "__main__":
+    main()

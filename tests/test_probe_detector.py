@@ -1,0 +1,148 @@
+"""The real-video detector (``detectors.probe``): window normalisation, the linear probe, the
+same probability from a clip and from its file, bounded memory, and the evaluation metrics."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detectors.probe import (
+    WINDOW,
+    FeatureExtractor,
+    LinearProbe,
+    ProbeDetector,
+    normalise_window,
+    read_windows,
+    residual_features,
+    window_plan,
+    window_stride,
+)
+from evalkit.clip import Clip
+from evalkit.metrics.i3d import InceptionI3d
+from evalkit.video import write_video
+
+
+def test_window_stride_spans_two_seconds_at_any_frame_rate() -> None:
+    assert [window_stride(f) for f in (6, 8, 12.5, 24, 25, 30, 59.94)] == [1, 1, 2, 3, 3, 4, 7]
+    assert window_stride(float("nan")) == 1
+
+
+def test_window_plan_spreads_windows_over_the_whole_clip() -> None:
+    plan = window_plan(3000, 30.0, max_windows=8)  # 100 s
+    starts = [s for s, _ in plan]
+    assert len(plan) == 8 and starts[0] == 0 and all(stride == 4 for _, stride in plan)
+    assert starts[-1] == 3000 - (15 * 4 + 1)  # the last window ends at the last frame
+    assert window_plan(10, 8.0) == [(0, 1)]  # shorter than a window: one, padded
+    assert [s for s, _ in window_plan(40, 8.0, max_windows=8)] == [0, 12, 24]  # cover all 40 frames
+
+
+def test_normalised_window_drops_corners_and_pads_short_windows() -> None:
+    frame = np.zeros((360, 640, 3), dtype=np.uint8)
+    frame[-30:, -60:] = 255  # a logo in the bottom-right corner
+    frame[150:210, 290:350] = 128  # content in the middle
+    out = normalise_window([frame] * 5)
+    assert out.shape == (WINDOW, 224, 224, 3) and out.dtype == np.uint8
+    assert out.max() == 128  # the corner logo is outside the central 80 % square
+    assert np.array_equal(out[4], out[15])  # padded with the last frame
+
+
+def test_residual_features_see_frame_to_frame_noise() -> None:
+    rng = np.random.default_rng(0)
+    base = np.linspace(60, 200, 96)[None, None, :, None] * np.ones((1, 96, 1, 3))  # smooth content
+    fresh = np.clip(base + rng.normal(0, 6, size=(16, 96, 96, 3)), 0, 255).astype(np.uint8)  # camera-like
+    frozen = np.repeat(np.clip(base + rng.normal(0, 6, size=base.shape), 0, 255).astype(np.uint8), 16, 0)
+    f_fresh, f_frozen = residual_features(fresh), residual_features(frozen)
+    assert f_fresh.shape == (19,) and np.isfinite(f_fresh).all()
+    assert f_frozen[1] > 0.99 > 0.5 > f_fresh[1]  # residual correlation between consecutive frames
+
+
+def test_linear_probe_separates_and_calibrates() -> None:
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (200, 5)), rng.normal(0, 1, (60, 5)) + [2, 0, 0, 0, 0]])
+    y = np.r_[np.zeros(200), np.ones(60)]
+    probe = LinearProbe.fit(x, y, l2=1.0)
+    z = probe.logit(x)
+    assert z[y == 1].mean() > z[y == 0].mean() + 2
+    probe.fit_platt(z, y)
+    p = probe.calibrated(z)
+    # Class-balanced calibration: mean probability ~0.5 on a balanced re-weighting.
+    assert 0.4 < 0.5 * (p[y == 1].mean() + p[y == 0].mean()) < 0.6
+    again = LinearProbe.from_state(probe.state())
+    assert np.allclose(again.calibrated(again.logit(x)), p)
+
+
+@pytest.fixture(scope="module")
+def tiny_detector() -> ProbeDetector:
+    torch.manual_seed(0)
+    extractor = FeatureExtractor(InceptionI3d().eval(), batch_size=4)
+    rng = np.random.default_rng(0)
+    probe = LinearProbe(np.zeros(3299), np.ones(3299), rng.normal(0, 0.01, 3299), 0.0)
+    return ProbeDetector(probe, extractor, {"not_ai_generated_below": 0.3, "ai_generated_at_or_above": 0.7},
+                         version="test", max_windows=3)
+
+
+def _video(t: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0, 255, w)[None, None, :, None] * np.ones((t, h, 1, 3))
+    return np.clip(x + rng.normal(0, 20, size=(t, h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def test_clip_and_file_give_the_same_probability(tiny_detector: ProbeDetector, tmp_path: Path) -> None:
+    from evalkit.video import read_video
+
+    path = tmp_path / "v.mp4"
+    write_video(path, Clip(_video(90, 72, 96), 24.0))
+    from_file = tiny_detector.predict_file(path)
+    from_clip = tiny_detector.predict(read_video(path))
+    assert from_file.probability == pytest.approx(from_clip.probability, abs=1e-9)
+    assert [s.start_s for s in from_file.segments] == [s.start_s for s in from_clip.segments]
+    assert len(from_file.segments) == 2 and from_file.segments[-1].end_s == pytest.approx(90 / 24)
+
+
+def test_file_prediction_memory_does_not_grow_with_the_clip(tiny_detector: ProbeDetector, tmp_path: Path) -> None:
+    """A 1280 x 720 clip of 240 frames is 660 MB decoded; the streamed windows hold far less."""
+    path = tmp_path / "long.mp4"
+    write_video(path, Clip(np.repeat(_video(8, 720, 1280), 30, axis=0), 24.0), crf=30)
+    decoded = 240 * 720 * 1280 * 3
+    tracemalloc.start()
+    try:
+        tiny_detector.predict_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < decoded / 10, f"peak {peak / 2**20:.0f} MB of {decoded / 2**20:.0f} MB"
+
+
+def test_read_windows_closes_each_stream() -> None:
+    closed = []
+
+    def opener(start: int):
+        def gen():
+            try:
+                for i in range(start, 100):
+                    yield np.full((20, 20, 3), i, dtype=np.uint8)
+            finally:
+                closed.append(start)
+        return gen()
+
+    windows = read_windows(opener, [(0, 2), (50, 2)])
+    assert len(windows) == 2 and closed == [0, 50]
+    assert windows[1][1, 0, 0, 0] == 52  # every second frame from 50
+
+
+def test_evaluation_metrics() -> None:
+    from detectors.train_probe import average_precision, choose_thresholds, ece, roc_auc, tpr_at_fpr
+
+    s = np.array([0.9, 0.8, 0.4, 0.3, 0.2, 0.1])
+    y = np.array([1, 1, 0, 1, 0, 0])
+    assert roc_auc(s, y) == pytest.approx(8 / 9)
+    assert average_precision(s, y) == pytest.approx((1 + 1 + 3 / 4) / 3)
+    assert tpr_at_fpr(s, y, 0.0) == pytest.approx(2 / 3)
+    assert ece(np.array([0.0, 1.0]), np.array([0, 1])) == 0.0
+    t = choose_thresholds(np.r_[np.linspace(0, 0.4, 50), np.linspace(0.6, 1, 50)], np.r_[np.zeros(50), np.ones(50)])
+    assert 0.4 < t["balanced"] <= 0.6 and t["high_precision"] <= 0.6
+    assert t["not_ai_generated_below"] <= t["ai_generated_at_or_above"]
