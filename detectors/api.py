@@ -173,6 +173,15 @@ def create_app(settings: Settings | None = None, detector: Any = None) -> FastAP
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
+        if getattr(model, "kind", None) == "i3d-probe":
+            return {"models": [{
+                "model_version": model.version, "default": True, "thresholds": thresholds,
+                "operating_points": model.operating_points,
+                "families": ["linear probe on Kinetics-400 I3D features and noise-residual statistics"],
+                "fusion": "Platt scaling on out-of-fold predictions",
+                "working_resolution": 224, "window_frames": 16, "window_fps": 8,
+                "training": {k: v for k, v in model.info.items() if k != "command"},
+            }]}
         training = model.info.get("training", {})
         return {"models": [{
             "model_version": model.version, "default": True, "thresholds": thresholds,

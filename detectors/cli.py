@@ -153,6 +153,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    """``detectors probe STEP ...``: the steps of :mod:`detectors.train_probe`."""
+    from detectors.train_probe import main as probe_main
+
+    probe_main(list(args.step_args))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from detectors.data import load_sources
     from detectors.detector import Detector
@@ -287,6 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-robustness-clips", type=int,
                    help="score degraded conditions on a random test subset of this size")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("probe", help="the real-video detector: features, leave-one-family-out evaluation, training",
+                       description="Steps of detectors/train_probe.py: 'features', 'evaluate', 'train' "
+                                   "(see 'detectors probe STEP --help').")
+    p.add_argument("step_args", nargs=argparse.REMAINDER, metavar="STEP ...")
+    p.set_defaults(func=cmd_probe)
     return parser
 
 

@@ -25,11 +25,11 @@ class DetectorOptions(BaseModel):
 
 class DetectorMetric(ClipMetric):
     name = "detector"
-    description = "P(AI-generated) from the bundled detector (fused spatial+temporal, calibrated)"
+    description = "P(AI-generated) from the bundled detector (calibrated; the same windows as evalkit detect)"
     higher_is_better = None
     units = "probability in [0, 1]"
     primary = "probability"
-    version = "1"
+    version = "2"
     Options: ClassVar[type[BaseModel]] = DetectorOptions
 
     def __init__(self, **options: Any) -> None:
@@ -48,8 +48,7 @@ class DetectorMetric(ClipMetric):
         pred = model.predict(clip)
         out: dict[str, Any] = {
             "probability": pred.probability,
-            "spatial_logit": pred.logits["spatial"],
-            "temporal_logit": pred.logits["temporal"],
+            **{f"{name}_logit": value for name, value in pred.logits.items()},
             "label": pred.label(model.thresholds),
             "model_version": model.version,
         }

@@ -9,15 +9,16 @@ A clip becomes a few **windows** of 16 frames, each normalised the same way what
   resized to 224 x 224 with antialiasing;
 - values: RGB in [-1, 1].
 
-Each window gives one feature vector (:func:`window_features`, 3,299-d):
+Each window gives one feature vector (:class:`FeatureExtractor`, 5,091-d), from which the
+training picks the parts that work (:data:`FEATURE_PARTS`; the probe stores the columns it uses):
 
 ======================  ========  ==================================================================
 part                    size      what
 ======================  ========  ==================================================================
-``i3d_mixed_4f_mean``   832       mean of I3D block ``Mixed_4f`` over time and space (mid-level motion
-                                  and texture)
-``i3d_mixed_5c_mean``   1024      mean of ``Mixed_5c``
-``i3d_mixed_5c_std``    1024      spread of ``Mixed_5c`` over time and space
+``i3d_mixed_3c_*``      480 + 480 mean and spread of I3D block ``Mixed_3c`` over time and space
+                                  (low-level motion and texture)
+``i3d_mixed_4f_*``      832 + 832 mean and spread of ``Mixed_4f`` (mid-level)
+``i3d_mixed_5c_*``      1024 x 2  mean and spread of ``Mixed_5c``
 ``i3d_logits``          400       Kinetics-400 logits
 ``residual``            19        noise-residual statistics: energy, spectrum bands, temporal
                                   correlation of the high-pass residual, first- and second-order
@@ -45,6 +46,9 @@ import torch.nn.functional as F
 
 __all__ = [
     "CROP_FRACTION",
+    "FEATURE_DIM",
+    "FEATURE_PARTS",
+    "part_columns",
     "SIZE",
     "TARGET_FPS",
     "WINDOW",
@@ -62,7 +66,8 @@ WINDOW = 16
 TARGET_FPS = 8.0
 CROP_FRACTION = 0.8
 SIZE = 224
-FEATURE_PARTS = (("i3d_mixed_4f_mean", 832), ("i3d_mixed_5c_mean", 1024), ("i3d_mixed_5c_std", 1024),
+FEATURE_PARTS = (("i3d_mixed_3c_mean", 480), ("i3d_mixed_3c_std", 480), ("i3d_mixed_4f_mean", 832),
+                 ("i3d_mixed_4f_std", 832), ("i3d_mixed_5c_mean", 1024), ("i3d_mixed_5c_std", 1024),
                  ("i3d_logits", 400), ("residual", 19))
 FEATURE_DIM = sum(n for _, n in FEATURE_PARTS)
 
@@ -198,7 +203,7 @@ def residual_features(window: np.ndarray) -> np.ndarray:
 
 
 class FeatureExtractor:
-    """Normalised windows ``(N, 16, 224, 224, 3)`` uint8 → features ``(N, 3299)`` float64.
+    """Normalised windows ``(N, 16, 224, 224, 3)`` uint8 → features ``(N, 5091)`` float64.
 
     Args:
         model: an :class:`~evalkit.metrics.i3d.InceptionI3d` with DeepMind's weights (a
@@ -229,9 +234,11 @@ class FeatureExtractor:
             batch = windows[i : i + self.batch_size]
             x = torch.from_numpy(batch).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
             ends = self.model.endpoints(x.contiguous(memory_format=torch.channels_last_3d))
-            m4, m5 = ends["Mixed_4f"], ends["Mixed_5c"]
-            parts = [m4.mean(dim=(2, 3, 4)), m5.mean(dim=(2, 3, 4)), m5.flatten(2).std(dim=2),
-                     self.model.head(m5)]
+            parts = []
+            for name in ("Mixed_3c", "Mixed_4f", "Mixed_5c"):
+                m = ends[name].flatten(2)
+                parts += [m.mean(dim=2), m.std(dim=2)]
+            parts.append(self.model.head(ends["Mixed_5c"]))
             i3d = torch.cat(parts, dim=1).double().numpy()
             res = np.stack([residual_features(w) for w in batch])
             out.append(np.concatenate([i3d, res], axis=1))
@@ -243,9 +250,21 @@ class FeatureExtractor:
 # ----------------------------------------------------------------------------------------------
 
 
+def part_columns(names: Iterable[str]) -> np.ndarray:
+    """Column indices of the named :data:`FEATURE_PARTS` (in their order)."""
+    offsets, start = {}, 0
+    for name, size in FEATURE_PARTS:
+        offsets[name] = np.arange(start, start + size)
+        start += size
+    unknown = set(names) - set(offsets)
+    if unknown:
+        raise ValueError(f"unknown feature parts {sorted(unknown)}")
+    return np.concatenate([offsets[n] for n, _ in FEATURE_PARTS if n in set(names)])
+
+
 @dataclasses.dataclass
 class LinearProbe:
-    """Standardise, then ``logit = x·w + b``; Platt ``p = sigmoid(a * logit + c)``."""
+    """Standardise the chosen columns, then ``logit = x·w + b``; Platt ``p = sigmoid(a * logit + c)``."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -253,18 +272,25 @@ class LinearProbe:
     b: float
     platt_a: float = 1.0
     platt_c: float = 0.0
+    columns: np.ndarray | None = None  # indices into the full feature vector (None: all)
+
+    def _select(self, features: np.ndarray) -> np.ndarray:
+        features = np.asarray(features)
+        return features[..., self.columns] if self.columns is not None else features
 
     def logit(self, features: np.ndarray) -> np.ndarray:
-        return ((np.asarray(features) - self.mean) / self.scale) @ self.w + self.b
+        return ((self._select(features) - self.mean) / self.scale) @ self.w + self.b
 
     def calibrated(self, logits: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(self.platt_a * np.asarray(logits) + self.platt_c)))
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, sample_weight: np.ndarray | None = None
-            ) -> LinearProbe:
+    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, sample_weight: np.ndarray | None = None,
+            columns: np.ndarray | None = None) -> LinearProbe:
         """Class-balanced L2 logistic regression (L-BFGS, float64) on standardised features."""
         x = np.asarray(x, dtype=np.float64)
+        if columns is not None:
+            x = x[:, columns]
         y = np.asarray(y, dtype=np.float64)
         mean, scale = x.mean(0), x.std(0) + 1e-6
         a = torch.from_numpy((x - mean) / scale)
@@ -285,7 +311,7 @@ class LinearProbe:
             return loss
 
         opt.step(closure)
-        return cls(mean, scale, w.detach().numpy().copy(), float(b.detach()))
+        return cls(mean, scale, w.detach().numpy().copy(), float(b.detach()), columns=columns)
 
     def fit_platt(self, logits: np.ndarray, y: np.ndarray) -> None:
         """Fit the calibration on held-out logits (class-balanced: a 50/50 prior)."""
@@ -306,13 +332,18 @@ class LinearProbe:
         self.platt_a, self.platt_c = float(a.detach()), float(c.detach())
 
     def state(self) -> dict[str, Any]:
-        return {"mean": torch.from_numpy(self.mean), "scale": torch.from_numpy(self.scale),
-                "w": torch.from_numpy(self.w), "b": self.b, "platt_a": self.platt_a, "platt_c": self.platt_c}
+        out = {"mean": torch.from_numpy(self.mean), "scale": torch.from_numpy(self.scale),
+               "w": torch.from_numpy(self.w), "b": self.b, "platt_a": self.platt_a, "platt_c": self.platt_c}
+        if self.columns is not None:
+            out["columns"] = torch.from_numpy(np.asarray(self.columns, dtype=np.int64))
+        return out
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> LinearProbe:
+        columns = state.get("columns")
         return cls(state["mean"].numpy(), state["scale"].numpy(), state["w"].numpy(), float(state["b"]),
-                   float(state["platt_a"]), float(state["platt_c"]))
+                   float(state["platt_a"]), float(state["platt_c"]),
+                   columns.numpy() if columns is not None else None)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -179,7 +179,7 @@ def _condition_windows(entry: ClipEntry, condition: str) -> list[np.ndarray]:
 def cmd_features(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from detectors.probe import FeatureExtractor
+    from detectors.probe import WINDOW, FeatureExtractor, normalise_window
 
     entries = list_clips(args.data)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -195,6 +195,11 @@ def cmd_features(args: argparse.Namespace) -> None:
         for w_i, window in enumerate(windows):
             rows.append(window)
             names.append("clean")
+            index.append(w_i)
+            # Generated clips are often shorter than a window (padded with their last frame);
+            # real windows cut short the same way keep the padding from marking AI clips.
+            rows.append(normalise_window(window[: WINDOW // 2]))
+            names.append("short8")
             index.append(w_i)
             for _ in range(args.augment):
                 aug, name = random_augment(window, rng)
@@ -300,39 +305,55 @@ def _group_folds(groups: np.ndarray, labels: np.ndarray, k: int, seed: int) -> l
     return [np.array(f) for f in folds]
 
 
-def fit_with_validation(data: dict[str, np.ndarray], train: np.ndarray, l2_grid: tuple[float, ...],
-                        seed: int, inner_k: int = 4) -> tuple[Any, dict[str, Any]]:
-    """A probe on ``train`` rows (every variant), its L2 strength, Platt calibration and
-    thresholds chosen on grouped out-of-fold clip logits of those same rows (clean windows)."""
-    from detectors.probe import LinearProbe
+#: Feature sets the inner validation chooses from (names of :data:`detectors.probe.FEATURE_PARTS`).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "low": ("i3d_mixed_3c_mean", "i3d_mixed_3c_std", "residual"),
+    "mid": ("i3d_mixed_4f_mean", "i3d_mixed_4f_std", "residual"),
+    "low+mid": ("i3d_mixed_3c_mean", "i3d_mixed_3c_std", "i3d_mixed_4f_mean", "i3d_mixed_4f_std", "residual"),
+    "high": ("i3d_mixed_5c_mean", "i3d_mixed_5c_std", "i3d_logits", "residual"),
+}
 
+
+def fit_with_validation(data: dict[str, np.ndarray], train: np.ndarray, l2_grid: tuple[float, ...],
+                        seed: int, inner_k: int = 4,
+                        feature_sets: dict[str, tuple[str, ...]] | None = None) -> tuple[Any, dict[str, Any]]:
+    """A probe on ``train`` rows (every variant but the robustness conditions), with its feature
+    set and L2 strength, Platt calibration and thresholds all chosen on grouped out-of-fold clip
+    logits of those same rows (clean windows): the rows it is tested on never choose anything."""
+    from detectors.probe import LinearProbe, part_columns
+
+    feature_sets = feature_sets or FEATURE_SETS
     groups, labels = data["group"], data["label"]
     folds = _group_folds(groups[train], labels[train], inner_k, seed)
     variant = data["variant"].astype(str)
     clean = variant == "clean"
-    conditions = np.char.startswith(variant, "cond:")  # robustness rows: evaluation only
-    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
-    for l2 in l2_grid:
-        oof_z, oof_y = [], []
-        for fold in folds:
-            inner_test = train & np.isin(groups, fold)
-            inner_train = train & ~np.isin(groups, fold) & ~conditions
-            probe = LinearProbe.fit(data["features"][inner_train], labels[inner_train], l2)
-            _, z, y = _clip_logits(probe, data, inner_test & clean)
-            oof_z.append(z)
-            oof_y.append(y)
-        z, y = np.concatenate(oof_z), np.concatenate(oof_y)
-        auc = roc_auc(z, y)
-        if best is None or auc > best[0]:
-            best = (auc, l2, z, y)
+    fit_rows = train & ~np.char.startswith(variant, "cond:")  # robustness rows: evaluation only
+    best: tuple[float, str, float, np.ndarray, np.ndarray] | None = None
+    scores: dict[str, float] = {}
+    for set_name, parts in feature_sets.items():
+        columns = part_columns(parts)
+        for l2 in l2_grid:
+            oof_z, oof_y = [], []
+            for fold in folds:
+                inner = np.isin(groups, fold)
+                probe = LinearProbe.fit(data["features"][fit_rows & ~inner], labels[fit_rows & ~inner], l2,
+                                        columns=columns)
+                _, z, y = _clip_logits(probe, data, train & inner & clean)
+                oof_z.append(z)
+                oof_y.append(y)
+            z, y = np.concatenate(oof_z), np.concatenate(oof_y)
+            auc = roc_auc(z, y)
+            scores[f"{set_name}/l2={l2:g}"] = round(auc, 4)
+            if best is None or auc > best[0]:
+                best = (auc, set_name, l2, z, y)
     assert best is not None
-    auc, l2, z, y = best
-    fit_rows = train & ~conditions
-    probe = LinearProbe.fit(data["features"][fit_rows], labels[fit_rows], l2)
+    auc, set_name, l2, z, y = best
+    probe = LinearProbe.fit(data["features"][fit_rows], labels[fit_rows], l2,
+                            columns=part_columns(feature_sets[set_name]))
     probe.fit_platt(z, y)  # out-of-fold logits: calibration never sees its own training clips
-    p = probe.calibrated(z)
-    thresholds = choose_thresholds(p, y)
-    return probe, {"l2": l2, "validation_auc": auc, "validation_clips": int(len(y)), "thresholds": thresholds}
+    thresholds = choose_thresholds(probe.calibrated(z), y)
+    return probe, {"features": set_name, "l2": l2, "validation_auc": auc, "validation_clips": int(len(y)),
+                   "validation_grid": scores, "thresholds": thresholds}
 
 
 def choose_thresholds(probs: np.ndarray, labels: np.ndarray, high_precision_fpr: float = 0.02) -> dict[str, float]:
@@ -358,93 +379,131 @@ def label_of(p: np.ndarray, t: dict[str, float]) -> np.ndarray:
 # Commands
 # ----------------------------------------------------------------------------------------------
 
-L2_GRID = (1.0, 10.0, 100.0, 1000.0)
+L2_GRID = (10.0, 100.0, 1000.0)
+VARIANTS = ("clean", *(f"cond:{c}" for c in CONDITIONS))
+
+
+def _curve(scores: np.ndarray, labels: np.ndarray, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ROC and PR curves (at most ~200 points) for the leaderboard's Detector page."""
+    order = np.argsort(-scores, kind="stable")
+    y = labels[order]
+    tp, fp = np.cumsum(y == 1), np.cumsum(y == 0)
+    tpr, fpr = tp / max(tp[-1], 1), fp / max(fp[-1], 1)
+    precision = tp / np.arange(1, len(y) + 1)
+    keep = np.unique(np.linspace(0, len(y) - 1, min(len(y), 200)).round().astype(int))
+    roc = {"name": name, "auc": roc_auc(scores, labels), "fpr": [0.0, *np.round(fpr[keep], 6).tolist()],
+           "tpr": [0.0, *np.round(tpr[keep], 6).tolist()]}
+    pr = {"name": name, "ap": average_precision(scores, labels), "recall": np.round(tpr[keep], 6).tolist(),
+          "precision": np.round(precision[keep], 6).tolist()}
+    return roc, pr
+
+
+def _summary(p: np.ndarray, z: np.ndarray, y: np.ndarray, t: dict[str, float]) -> dict[str, Any]:
+    labels = label_of(p, t)
+    out = {"n_fake": int((y == 1).sum()), "n_real": int((y == 0).sum()),
+           "auc": roc_auc(z, y), "ap": average_precision(z, y),
+           "tpr_at_1pct_fpr": tpr_at_fpr(z, y, 0.01), "tpr_at_5pct_fpr": tpr_at_fpr(z, y, 0.05),
+           "ece": ece(p, y)}
+    if (y == 1).any() and (y == 0).any():
+        out["balanced_accuracy"] = float(0.5 * ((p[y == 1] >= t["balanced"]).mean() + (p[y == 0] < t["balanced"]).mean()))
+    if (y == 1).any():
+        out["fake_labelled_ai_generated"] = float((labels[y == 1] == "ai_generated").mean())
+    if (y == 0).any():
+        out["real_labelled_ai_generated"] = float((labels[y == 0] == "ai_generated").mean())
+        out["real_labelled_inconclusive"] = float((labels[y == 0] == "inconclusive").mean())
+    return out
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     data = load_cache(args.cache)
     labels, groups, variant = data["label"], data["group"], data["variant"].astype(str)
-    clean = variant == "clean"
     families = sorted(set(groups[labels == 1]))
     real_folds = _group_folds(groups[labels == 0], labels[labels == 0], args.real_folds, args.seed)
     start = time.time()
 
+    # Leave one family out (with one fold of real sources held out beside it).
+    rows: list[dict[str, Any]] = []
     per_family: dict[str, Any] = {}
     for i, family in enumerate(families):
         held_real = real_folds[i % len(real_folds)]
         test_groups = np.concatenate([[family], held_real])
-        train = ~np.isin(groups, test_groups)
-        probe, val = fit_with_validation(data, train, L2_GRID, args.seed)
-        test = np.isin(groups, test_groups) & clean
-        _, z, y = _clip_logits(probe, data, test)
-        p = probe.calibrated(z)
+        probe, val = fit_with_validation(data, ~np.isin(groups, test_groups), L2_GRID, args.seed)
         t = val["thresholds"]
-        per_family[family] = {
-            "clips": int((y == 1).sum()), "real_clips": int((y == 0).sum()), "real_sources": held_real.tolist(),
-            "auc": roc_auc(z, y), "ap": average_precision(z, y),
-            "tpr_at_1pct_fpr": tpr_at_fpr(z, y, 0.01), "tpr_at_5pct_fpr": tpr_at_fpr(z, y, 0.05),
-            "balanced_accuracy": 0.5 * ((p[y == 1] >= t["balanced"]).mean() + (p[y == 0] < t["balanced"]).mean()),
-            "ece": ece(p, y), "labelled_ai_generated": float((label_of(p[y == 1], t) == "ai_generated").mean()),
-            "validation": val,
-        }
-        log.info("%s: AUC %.3f (%d clips vs %d real) l2 %g, %.0f s", family, per_family[family]["auc"],
-                 per_family[family]["clips"], per_family[family]["real_clips"], val["l2"], time.time() - start)
-
-    # Real sources held out: every real fold scored by a probe trained without it (all families in).
-    real_rows = []
-    robustness: dict[str, dict[str, list[float]]] = {}
-    for fold in real_folds:
-        train = ~np.isin(groups, fold)
-        # The AI side of the robustness table needs AI clips the probe never saw: hold out a
-        # quarter of the families in turn (they are scored with this fold's real clips).
-        probe, val = fit_with_validation(data, train, L2_GRID, args.seed)
-        t = val["thresholds"]
-        for name in ("clean", *(f"cond:{c}" for c in CONDITIONS)):
-            sel = np.isin(groups, fold) & (variant == name)
-            clips, z, _ = _clip_logits(probe, data, sel)
-            p = probe.calibrated(z)
-            real_rows += [{"clip": c, "condition": name, "p": float(pp), "label": str(lab)}
-                          for c, pp, lab in zip(clips, p, label_of(p, t))]
-    fp = {}
-    for name in ("clean", *(f"cond:{c}" for c in CONDITIONS)):
-        rows = [r for r in real_rows if r["condition"] == name]
-        fp[name.replace("cond:", "")] = {
-            "real_clips": len(rows),
-            "labelled_ai_generated": float(np.mean([r["label"] == "ai_generated" for r in rows])),
-            "labelled_inconclusive": float(np.mean([r["label"] == "inconclusive" for r in rows])),
-        }
-
-    # Robustness: AUC per condition, family held out (AI) against the held-out real fold.
-    for i, family in enumerate(families):
-        held_real = real_folds[i % len(real_folds)]
-        test_groups = np.concatenate([[family], held_real])
-        train = ~np.isin(groups, test_groups)
-        if not args.robustness:
-            break
-        probe, _ = fit_with_validation(data, train, (per_family[family]["validation"]["l2"],), args.seed)
-        for name in ("clean", *(f"cond:{c}" for c in CONDITIONS)):
+        for name in VARIANTS:
             _, z, y = _clip_logits(probe, data, np.isin(groups, test_groups) & (variant == name))
-            robustness.setdefault(name.replace("cond:", ""), {}).setdefault("auc", []).append(roc_auc(z, y))
+            p = probe.calibrated(z)
+            rows += [{"family": family, "condition": name.replace("cond:", ""), "z": zz, "p": pp, "y": yy,
+                      "label": lab} for zz, pp, yy, lab in zip(z, p, y, label_of(p, t))]
+            if name == "clean":
+                per_family[family] = {"held_out": family, **_summary(p, z, y, t),
+                                      "real_sources": held_real.tolist(), "features": val["features"],
+                                      "l2": val["l2"],
+                                      "validation_auc": val["validation_auc"], "thresholds": t}
+        log.info("%s: AUC %.3f (%d clips vs %d real), features %s, l2 %g, %.0f s", family,
+                 per_family[family]["auc"], per_family[family]["n_fake"], per_family[family]["n_real"],
+                 val["features"], val["l2"], time.time() - start)
 
-    aucs = [v["auc"] for v in per_family.values()]
+    # Unseen cameras: each fold of real sources scored by a probe trained on everything else.
+    unseen: list[dict[str, Any]] = []
+    for fold in real_folds:
+        probe, val = fit_with_validation(data, ~np.isin(groups, fold), L2_GRID, args.seed)
+        for name in VARIANTS:
+            _, z, _ = _clip_logits(probe, data, np.isin(groups, fold) & (variant == name))
+            p = probe.calibrated(z)
+            unseen += [{"condition": name.replace("cond:", ""), "p": pp, "label": lab}
+                       for pp, lab in zip(p, label_of(p, val["thresholds"]))]
+    unseen_table = {}
+    for name in VARIANTS:
+        cond = name.replace("cond:", "")
+        labs = np.array([r["label"] for r in unseen if r["condition"] == cond])
+        unseen_table[cond] = {"real_clips": int(len(labs)),
+                              "labelled_ai_generated": float((labs == "ai_generated").mean()),
+                              "labelled_inconclusive": float((labs == "inconclusive").mean())}
+
+    robustness, roc, pr = [], [], []
+    for name in VARIANTS:
+        cond = name.replace("cond:", "")
+        sel = [r for r in rows if r["condition"] == cond]
+        fam_aucs = [roc_auc(np.array([r["z"] for r in sel if r["family"] == f]),
+                            np.array([r["y"] for r in sel if r["family"] == f])) for f in families]
+        p = np.array([r["p"] for r in sel])
+        y = np.array([r["y"] for r in sel])
+        lab = np.array([r["label"] for r in sel])
+        robustness.append({
+            "condition": cond, "mean_lofo_auc": float(np.nanmean(fam_aucs)), "min_lofo_auc": float(np.nanmin(fam_aucs)),
+            "pooled_auc": roc_auc(p, y), "fake_labelled_ai_generated": float((lab[y == 1] == "ai_generated").mean()),
+            "real_labelled_ai_generated": float((lab[y == 0] == "ai_generated").mean()),
+            "ece": ece(p, y), "n": int(len(y))})
+        c_roc, c_pr = _curve(p, y, cond)
+        roc.append(c_roc)
+        pr.append(c_pr)
+
+    aucs = np.array([v["auc"] for v in per_family.values()])
     listed = ["show1", "text2video_zero", "vchitect2", "lavie", "seine", "hotshot_xl", "gen_l_video",
               "zeroscope", "runway_gen2", "mimicmotion", "musev", "magicdance", "allegro"]
     result = {
-        "model": "evalkit-detector-3 (I3D features + linear probe)",
-        "protocol": "leave one generator family out; real sources in held-out folds; calibration and "
-                    "thresholds from inner grouped out-of-fold predictions of the training data",
+        "model_version": "evalkit-detector-3 (I3D features + linear probe), leave-one-family-out",
+        "split": "leave one generator family out (with one of 5 folds of real sources held out beside "
+                 "it); calibration, L2 and thresholds from inner grouped out-of-fold predictions of the "
+                 "training data only",
         "families": len(families),
-        "mean_lofo_auc": float(np.mean(aucs)), "min_lofo_auc": float(np.min(aucs)),
+        "mean_lofo_auc": float(aucs.mean()), "min_lofo_auc": float(aucs.min()),
+        "families_below_0.70": int((aucs < 0.70).sum()),
         "mean_lofo_auc_13_issue_families": float(np.mean([per_family[f]["auc"] for f in listed if f in per_family])),
-        "per_family": per_family,
-        "unseen_real_sources": fp,
-        "robustness_mean_lofo_auc": {k: float(np.nanmean(v["auc"])) for k, v in robustness.items()},
-        "seconds": round(time.time() - start, 1),
+        "auc": roc[0]["auc"], "ap": pr[0]["ap"],
+        "leave_one_family_out": list(per_family.values()),
+        "unseen_real_sources": unseen_table,
+        "robustness": robustness,
+        "roc": roc, "pr": pr,
+        "wall_s": round(time.time() - start, 1),
         "seed": args.seed,
+        "command": "python -m detectors.train_probe evaluate " + " ".join(sys.argv[2:]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("per_family",)}, indent=2, default=float))
+    args.out.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    brief = {k: v for k, v in result.items() if k not in ("leave_one_family_out", "roc", "pr")}
+    brief["per_family_auc"] = {f: round(v["auc"], 3) for f, v in per_family.items()}
+    print(json.dumps(brief, indent=1, default=float))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -459,9 +518,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     extractor_info = FeatureExtractor.from_installed().weights
     state = {
         "format": 2, "kind": "i3d-probe", "version": args.version, "probe": probe.state(),
+        "features": val["features"],
         "thresholds": {k: val["thresholds"][k] for k in ("not_ai_generated_below", "ai_generated_at_or_above")},
         "operating_points": val["thresholds"],
-        "info": {"l2": val["l2"], "validation_auc": val["validation_auc"], "clips": int(len(np.unique(data["clip"]))),
+        "info": {"features": val["features"], "l2": val["l2"], "validation_auc": val["validation_auc"],
+                 "validation_grid": val["validation_grid"], "clips": int(len(np.unique(data["clip"]))),
                  "windows": int(len(data["label"])), "i3d_weights": extractor_info.describe() if extractor_info else None,
                  "command": " ".join(sys.argv), "seed": args.seed},
     }
@@ -483,7 +544,6 @@ def main(argv: list[str] | None = None) -> None:
     ev = sub.choices["evaluate"]
     ev.add_argument("--out", type=Path, default=Path("detectors/weights/detector_v3_eval.json"))
     ev.add_argument("--real-folds", type=int, default=5)
-    ev.add_argument("--no-robustness", dest="robustness", action="store_false")
     tr = sub.choices["train"]
     tr.add_argument("--out", type=Path, default=Path("detectors/weights/detector_v3.pt"))
     tr.add_argument("--version", default="evalkit-detector-3")

@@ -10,7 +10,6 @@ settings give the same frames.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from evalkit.hashing import file_sha256
 from generator.data import to_uint8
 from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
                                 DEFAULT_STEPS, check_guidance_interval)
@@ -85,7 +85,7 @@ class Pipeline:
                      "patch": tuple(dcfg["patch"])})
         dit.load_state_dict({k: v.float() for k, v in ck["dit"]["state_dict"].items()})
         meta = dict(ck.get("meta", {}))
-        meta["sha256"] = _sha256(path)
+        meta["sha256"] = file_sha256(path)
         log.info("loaded generator checkpoint %s", path)
         return cls(dit, vae, ck["latent_stats"], meta)
 
@@ -179,14 +179,6 @@ def save_checkpoint(path: str | Path, dit: DiT, vae: VideoVAE, vae_name: str, di
     torch.save(payload, tmp)
     tmp.replace(path)
     return path
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @functools.lru_cache(maxsize=2)

@@ -80,7 +80,7 @@ def tiny_detector() -> ProbeDetector:
     torch.manual_seed(0)
     extractor = FeatureExtractor(InceptionI3d().eval(), batch_size=4)
     rng = np.random.default_rng(0)
-    probe = LinearProbe(np.zeros(3299), np.ones(3299), rng.normal(0, 0.01, 3299), 0.0)
+    probe = LinearProbe(np.zeros(5091), np.ones(5091), rng.normal(0, 0.01, 5091), 0.0)
     return ProbeDetector(probe, extractor, {"not_ai_generated_below": 0.3, "ai_generated_at_or_above": 0.7},
                          version="test", max_windows=3)
 
@@ -146,3 +146,42 @@ def test_evaluation_metrics() -> None:
     t = choose_thresholds(np.r_[np.linspace(0, 0.4, 50), np.linspace(0.6, 1, 50)], np.r_[np.zeros(50), np.ones(50)])
     assert 0.4 < t["balanced"] <= 0.6 and t["high_precision"] <= 0.6
     assert t["not_ai_generated_below"] <= t["ai_generated_at_or_above"]
+
+
+def test_cli_api_metric_and_python_agree_on_a_file(tiny_detector: ProbeDetector, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`evalkit detect`, POST /v1/detect, the `detector` metric and predict() score the same
+    windows of a long clip (the API once read only the first 256 frames)."""
+    import io
+    import json
+
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from detectors import cli as detectors_cli
+    from detectors.api import Settings, create_app
+    from detectors.metric import DetectorMetric
+    from evalkit.metrics.base import ClipContext
+    from evalkit.video import read_video
+
+    path = tmp_path / "long.mp4"
+    write_video(path, Clip(_video(400, 48, 64, seed=3), 25.0))  # 16 s: windows far past frame 256
+    expected = tiny_detector.predict_file(path)
+    assert expected.segments[-1].end_s == pytest.approx(16.0)
+
+    client = TestClient(create_app(Settings(), detector=tiny_detector))
+    r = client.post("/v1/detect", files={"file": ("long.mp4", io.BytesIO(path.read_bytes()), "video/mp4")})
+    assert r.status_code == 200, r.text
+    assert r.json()["ai_generated_probability"] == pytest.approx(expected.probability, abs=1e-9)
+
+    monkeypatch.setattr("detectors.detector.Detector.load", classmethod(lambda cls, p=None: tiny_detector))
+    metric = DetectorMetric(watermark=False)
+    assert metric.score(read_video(path), ClipContext())["probability"] == pytest.approx(expected.probability, abs=1e-9)
+
+    import argparse
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        detectors_cli.cmd_detect(argparse.Namespace(files=[str(path)], model=None, max_frames=1024, threads=None))
+    assert json.loads(out.getvalue())["ai_generated_probability"] == pytest.approx(expected.probability, abs=1e-9)

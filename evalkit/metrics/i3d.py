@@ -39,7 +39,6 @@ Numerics that matter for FVD and differ between public copies:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.util
 import logging
 import math
@@ -53,6 +52,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from evalkit.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -461,14 +462,6 @@ def default_weights_path() -> Path | None:
     return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ----------------------------------------------------------------------------------------------
 # Loading
 # ----------------------------------------------------------------------------------------------
@@ -530,7 +523,7 @@ def load_i3d_with_info(
     model = InceptionI3d(**{**I3D_configs[config], **overrides})
     _check_or_raise(model, state, path, config)
     model.load_state_dict(state, strict=False)  # strictness checked above, BN counters optional
-    info = I3DWeights(name=path.name, sha256=_sha256(path), format=fmt,
+    info = I3DWeights(name=path.name, sha256=file_sha256(path), format=fmt,
                       bn_eps=float(model.Conv3d_1a_7x7.bn.eps), path=str(path))
     if fmt == "deepmind-flax" and not info.is_deepmind_k400:
         log.warning("%s is a Flax I3D checkpoint but not the published Kinetics-400 file "
