@@ -40,14 +40,27 @@ def _threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def _load_detector(path: str | None) -> Any:
+    """The detector, or None after printing one line (missing weights, a bad file)."""
+    from detectors.detector import Detector
+    from evalkit.metrics.i3d import I3DCheckpointError
+
+    try:
+        return Detector.load(path)
+    except (FileNotFoundError, I3DCheckpointError, KeyError, RuntimeError) as exc:
+        print(f"evalkit: error: cannot load the detector: {exc}", file=sys.stderr)
+        return None
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     """One JSON line per file: probability, label, segments, provenance (or an error)."""
-    from detectors.detector import Detector
     from evalkit.provenance import read_marks
     from evalkit.video import VideoReadError
 
     _threads(getattr(args, "threads", None))
-    model = Detector.load(args.model)
+    model = _load_detector(args.model)
+    if model is None:
+        return 2
     failed = 0
     for name in args.files:
         try:
@@ -101,6 +114,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from detectors.api import Settings, serve
 
     _threads(getattr(args, "threads", None))
+    if _load_detector(args.model) is None:  # fail here, in one line, not inside the server
+        return 2
     key = os.environ.get(args.api_key_env) or None
     settings = Settings(model_path=args.model, api_key=key,
                         max_upload_bytes=int(args.max_upload_mb * (1 << 20)),
@@ -172,7 +187,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     loso = _train_config(args) if args.loso else None
     if loso is not None:
         loso.max_calibration_clips = args.loso_calibration_clips
-    result = evaluate(Detector.load(args.model), data, loso_config=loso,
+    model = Detector.load(args.model)
+    if getattr(model, "kind", None) == "i3d-probe":
+        raise ValueError("'detectors eval' evaluates the window-CNN detectors (evalkit-detector-2); "
+                         "the real-video detector is evaluated leave-one-family-out with "
+                         "'detectors probe evaluate'")
+    result = evaluate(model, data, loso_config=loso,
                       max_robustness_clips=args.max_robustness_clips)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -283,9 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model version string (default: the shipped detector's family name)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("eval", help="evaluate a detector (in-domain, leave-one-out, robustness)")
+    p = sub.add_parser("eval", help="evaluate a window-CNN detector (in-domain, leave-one-out, robustness)")
     _data_args(p)
-    p.add_argument("--model", help="detector weights (default: the shipped detector)")
+    p.add_argument("--model", default="evalkit-detector-2",
+                   help="detector weights or shipped name (default: evalkit-detector-2)")
     p.add_argument("--out", default="detector_eval.json", help="evaluation JSON")
     p.add_argument("--markdown", help="also write the table as Markdown")
     p.add_argument("--loso", action="store_true",

@@ -27,11 +27,23 @@ from detectors.models.temporal import TEMPORAL_CONFIGS, TemporalConfig, Temporal
 from detectors.preprocess import WINDOW, WORK_SIZE, to_working, windows
 from evalkit.clip import Clip
 
-__all__ = ["DEFAULT_WEIGHTS", "Detector", "Prediction", "Segment", "load"]
+__all__ = ["DEFAULT_WEIGHTS", "SHIPPED", "Detector", "Prediction", "Segment", "load", "resolve_weights"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "detector_v2.pt"
+_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: Shipped detectors by name: ``evalkit-detector-3`` for real video (the default: I3D features +
+#: linear probe) and ``evalkit-detector-2`` for the physics world (trained on our own renders).
+SHIPPED = {"evalkit-detector-3": _WEIGHTS_DIR / "detector_v3.pt",
+           "evalkit-detector-2": _WEIGHTS_DIR / "detector_v2.pt"}
+DEFAULT_WEIGHTS = SHIPPED["evalkit-detector-3"]
+
+
+def resolve_weights(path: str | Path | None) -> Path:
+    """A weights file from a path or a shipped detector's name (None: the default)."""
+    if path is None or str(path) == "":
+        return DEFAULT_WEIGHTS
+    return SHIPPED.get(str(path), Path(path))
 DEFAULT_THRESHOLDS = {"not_ai_generated_below": 0.3, "ai_generated_at_or_above": 0.7}
 
 
@@ -101,8 +113,8 @@ class Detector:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Detector:
-        """Load a weights file (default: the shipped ``detectors/weights/detector_v2.pt``)."""
-        path = Path(path) if path else DEFAULT_WEIGHTS
+        """Load a weights file or a shipped detector by name (default: ``evalkit-detector-3``)."""
+        path = resolve_weights(path)
         if not path.is_file():
             raise FileNotFoundError(f"detector weights '{path}' not found (train one with "
                                     "'detectors train' or reinstall evalkit)")

@@ -19,6 +19,8 @@ __all__ = ["DetectorMetric"]
 
 class DetectorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: a weights file, or a shipped detector's name: evalkit-detector-3 (real video, the default)
+    #: or evalkit-detector-2 (trained on the physics world)
     model_path: str | None = None
     watermark: bool = True
 

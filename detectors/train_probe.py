@@ -179,7 +179,7 @@ def _condition_windows(entry: ClipEntry, condition: str) -> list[np.ndarray]:
 def cmd_features(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from detectors.probe import WINDOW, FeatureExtractor, normalise_window
+    from detectors.probe import WINDOW, FeatureExtractor
 
     entries = list_clips(args.data)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -198,7 +198,8 @@ def cmd_features(args: argparse.Namespace) -> None:
             index.append(w_i)
             # Generated clips are often shorter than a window (padded with their last frame);
             # real windows cut short the same way keep the padding from marking AI clips.
-            rows.append(normalise_window(window[: WINDOW // 2]))
+            rows.append(np.concatenate([window[: WINDOW // 2], np.repeat(window[WINDOW // 2 - 1 : WINDOW // 2],
+                                                                          WINDOW - WINDOW // 2, axis=0)]))
             names.append("short8")
             index.append(w_i)
             for _ in range(args.augment):
@@ -524,7 +525,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "info": {"features": val["features"], "l2": val["l2"], "validation_auc": val["validation_auc"],
                  "validation_grid": val["validation_grid"], "clips": int(len(np.unique(data["clip"]))),
                  "windows": int(len(data["label"])), "i3d_weights": extractor_info.describe() if extractor_info else None,
-                 "command": " ".join(sys.argv), "seed": args.seed},
+                 "command": "python -m detectors.train_probe " + " ".join(sys.argv[1:]), "seed": args.seed},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, args.out)

