@@ -620,3 +620,15 @@ def test_set_metric_context_separates_fvd_protocols_and_weights() -> None:
     b = set_metric_context({**base, "protocol": "cdfvd", "weights_sha256": "af5c50f0" + "0" * 56})
     assert a["backbone"] == "i3d/styleganv@af5c50f0" and a["backbone"] != b["backbone"]
     assert set_metric_context({"backbone": "evaluator"})["backbone"] == "evaluator"
+
+
+def test_detector_page_reads_the_real_video_detectors_evaluation(tmp_path, runs_root):
+    shipped = REPO / "detectors" / "weights" / "detector_v3_eval.json"
+    ev = data.load_detector_eval(shipped)
+    assert [c["name"] for c in ev["roc"]][:2] == ["clean", "h264_crf23"] and ev["roc"][0]["auc"] > 0.5
+    assert set(ev["robustness"]["condition"]) >= {"clean", "gif_8fps_256", "h264_crf35"}
+    assert ev["scalars"]["families"] == 19 and 0.5 < ev["scalars"]["mean_lofo_auc"] < 1
+    at = app(runs_root, "Detector")
+    at.text_input(key="detector_eval_path").set_value(str(shipped)).run()
+    assert not at.exception
+    assert frame_with(at, "condition") is not None
