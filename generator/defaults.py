@@ -1,6 +1,13 @@
 """Sampler defaults of the shipped checkpoint, shared by the CLI, the runner plugin and the
 evaluation (torch-free, so importing it keeps ``evalkit --help`` light)."""
 
+from pathlib import Path
+
+#: The shipped checkpoint (trained by ``generator train --config generator/configs/v3.yaml``, which
+#: starts from ``reference_v2.pt``). Here rather than in the pipeline so that checking a suite
+#: (``evalkit validate``) finds it without importing torch.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "reference_v3.pt"
+
 #: Steps of the flow sampler.
 DEFAULT_STEPS = 20
 #: Classifier-free guidance scale (chosen on held-out validation prompts, with the interval

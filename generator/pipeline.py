@@ -20,7 +20,7 @@ import torch
 
 from evalkit.hashing import file_sha256
 from generator.data import to_uint8
-from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
+from generator.defaults import (DEFAULT_CHECKPOINT, DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
                                 DEFAULT_STEPS, check_guidance_interval)
 from generator.dit import DiT, DiT_models
 from generator.flow import euler_sample
@@ -32,9 +32,6 @@ __all__ = ["Pipeline", "load_pipeline", "untrained_pipeline", "save_checkpoint",
            "DEFAULT_CHECKPOINT", "FPS", "DEFAULT_STEPS",
            "DEFAULT_GUIDANCE"]
 
-#: The shipped checkpoint (trained by ``generator train --config generator/configs/v3.yaml``, which
-#: starts from ``reference_v2.pt``).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "reference_v3.pt"
 #: Frame rate of the clips (the physics world's default, which the model was trained on).
 FPS = 8.0
 

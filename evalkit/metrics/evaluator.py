@@ -12,7 +12,8 @@ The evaluator was trained on physics-world scenes (see ``evalkit/weights/evaluat
 its numbers mean most for clips and prompts of that world.
 
 Both are ``torchmetrics.Metric`` classes (:class:`EvaluatorAlignment`,
-:class:`EvaluatorRPrecision`) and evalkit clip metrics (:class:`Alignment`, :class:`RPrecision`)
+:class:`EvaluatorRPrecision`, in :mod:`evalkit.metrics.evaluator_torchmetrics` and re-exported
+here on first use, so that this module imports without torch) and evalkit clip metrics (:class:`Alignment`, :class:`RPrecision`)
 over the same scoring code (:mod:`evalkit.metrics.evaluator_scoring`).
 """
 
@@ -21,18 +22,16 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
-from torchmetrics import Metric as TorchMetric
-from torchmetrics.utilities import dim_zero_cat
 
 from evalkit.clip import Clip
 from evalkit.metrics.base import ClipContext, ClipMetric, MetricError
 from evalkit.metrics.evaluator_data import distractor_prompts
-from evalkit.metrics.evaluator_scoring import Evaluator, load_evaluator
-from evalkit.metrics.video_features.preprocess import VideoInput
+
+if TYPE_CHECKING:
+    from evalkit.metrics.evaluator_scoring import Evaluator
 
 __all__ = ["Alignment", "EvaluatorAlignment", "EvaluatorRPrecision", "RPrecision", "candidate_prompts"]
 
@@ -44,63 +43,13 @@ def candidate_prompts(prompt: str, k: int = 32, seed: int = 0, pool: Sequence[st
 
 
 def _evaluator(weights: str | Path | None, device: str) -> Evaluator:
+    # Imported here: the model needs torch, and listing or validating must not import it.
+    from evalkit.metrics.evaluator_scoring import load_evaluator
+
     try:
         return load_evaluator(weights, device)
     except FileNotFoundError as exc:
         raise MetricError(str(exc)) from exc
-
-
-# ----------------------------------------------------------------------------------------------
-# torchmetrics classes
-# ----------------------------------------------------------------------------------------------
-
-
-class EvaluatorAlignment(TorchMetric):
-    """Mean text–video cosine under the bundled evaluator. ``update(videos, prompts)``."""
-
-    is_differentiable = False
-    higher_is_better = True
-    full_state_update = False
-
-    def __init__(self, weights: str | Path | None = None, device: str = "cpu", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.evaluator = load_evaluator(weights, device)
-        self.add_state("scores", default=[], dist_reduce_fx="cat")
-
-    def update(self, videos: VideoInput, prompts: Sequence[str]) -> None:  # type: ignore[override]
-        self.scores.append(self.evaluator.alignment(videos, list(prompts)).double())
-
-    def compute(self) -> torch.Tensor:
-        return dim_zero_cat(self.scores).mean()
-
-
-class EvaluatorRPrecision(TorchMetric):
-    """R-precision@1 and @3 among ``k`` prompts. ``compute()`` → ``{"top1": t, "top3": t}``."""
-
-    is_differentiable = False
-    higher_is_better = True
-    full_state_update = False
-
-    def __init__(self, weights: str | Path | None = None, device: str = "cpu", k: int = 32,
-                 seed: int = 0, pool: Sequence[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if k < 3:
-            raise ValueError(f"k must be >= 3 (top-3 is reported), got {k}")
-        self.evaluator = load_evaluator(weights, device)
-        self.k, self.seed, self.pool = k, seed, list(pool) if pool is not None else None
-        self.add_state("ranks", default=[], dist_reduce_fx="cat")
-
-    def ranks_of(self, videos: VideoInput, prompts: Sequence[str]) -> torch.Tensor:
-        """``(N,)`` rank (1 = best) of each clip's prompt among its candidates."""
-        candidates = [candidate_prompts(p, self.k, self.seed, self.pool) for p in prompts]
-        return self.evaluator.ranks(videos, candidates)
-
-    def update(self, videos: VideoInput, prompts: Sequence[str]) -> None:  # type: ignore[override]
-        self.ranks.append(self.ranks_of(videos, prompts))
-
-    def compute(self) -> dict[str, torch.Tensor]:
-        ranks = dim_zero_cat(self.ranks)
-        return {"top1": (ranks <= 1).double().mean(), "top3": (ranks <= 3).double().mean()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -152,3 +101,12 @@ class RPrecision(ClipMetric):
         evaluator = _evaluator(o.weights, o.device)
         rank = int(evaluator.ranks([clip], [candidate_prompts(context.prompt, o.k, o.seed)])[0])
         return {"r_precision": float(rank <= 1), "r_precision_top3": float(rank <= 3), "rank": rank}
+
+
+def __getattr__(name: str) -> Any:
+    """The torchmetrics classes, imported on first use (they need torch)."""
+    if name in ("EvaluatorAlignment", "EvaluatorRPrecision"):
+        from evalkit.metrics import evaluator_torchmetrics
+
+        return getattr(evaluator_torchmetrics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
