@@ -482,10 +482,23 @@ def _generate(plan: Plan, store: RunStore, executor: Executor, report: RunReport
         log.info("reusing %d clips already on disk", report.clips_reused)
     if not total:
         return
+    from evalkit.progress import progress_hook
+
     with _progress(total, "generate", progress) as bar:
-        for _task, records in executor.map(run_generate_task, tasks):
-            _save(records, store.add_generation, report, "clips")
-            bar.update(len(records))
+        # A batching generator reports clips done inside a batch (in this process; a pool's
+        # workers cannot), so the bar moves per clip rather than once per batch of 16.
+        advanced = 0.0
+
+        def advance(n: float) -> None:
+            nonlocal advanced
+            advanced += n
+            bar.update(n)
+
+        with progress_hook(advance):
+            for _task, records in executor.map(run_generate_task, tasks):
+                _save(records, store.add_generation, report, "clips")
+                bar.update(max(0.0, len(records) - advanced))
+                advanced = 0.0
 
 
 def _score(plan: Plan, store: RunStore, executor: Executor, report: RunReport,

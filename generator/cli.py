@@ -1,10 +1,13 @@
 """``generator``: sample clips from the reference generator, or train it.
 
     generator sample "a red ball falls" -o out.mp4 --seed 0 --steps 20 [--guidance 3] [--eta 1]
-                     [--guidance-interval LO,HI] [--checkpoint P]
+                     [--guidance-interval LO,HI] [--checkpoint P] [--allow-any-prompt]
     generator train --config generator/configs/v3.yaml [--no-export]
 
-Mistakes (unknown flags, bad values, missing files) print one line and exit with code 2.
+Mistakes (unknown flags, bad values, missing files) print one line and exit with code 2. So
+does a prompt outside the physics world the model was trained on ("a cat playing piano"): the
+model would draw coloured noise and nothing would say so. ``--allow-any-prompt`` samples it
+anyway, with a warning on stderr and in the clip's metadata (``prompt_warning``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_
                                 DEFAULT_STEPS, parse_guidance_interval)
 
 __all__ = ["main"]
+
+log = logging.getLogger("generator")
 
 PROG = "generator"
 
@@ -46,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="LO,HI", help="guidance only on the steps at times t in [LO, HI] "
                                          "(1 = noise, 0 = data; default %(default)s)")
     s.add_argument("--checkpoint", default=None, help="checkpoint (default: the shipped one)")
+    s.add_argument("--allow-any-prompt", action="store_true",
+                   help="sample a prompt outside the physics world too (balls and boxes only "
+                        "otherwise); the clip's metadata carries a warning")
     t = sub.add_parser("train", help="train (or resume) from a config file")
     t.add_argument("--config", required=True)
     t.add_argument("--no-export", action="store_true", help="do not write the shipped checkpoint")
@@ -59,8 +67,13 @@ def _sample(args: argparse.Namespace) -> int:
     from evalkit.video import write_video
     from generator.plugin import ReferenceGenerator
 
+    from evalkit.world import world_prompt_problem
+
     if not args.prompt.strip():
         raise _Usage("prompt is empty")
+    warning = world_prompt_problem(args.prompt)
+    if warning and not args.allow_any_prompt:
+        raise _Usage(f"{warning} (--allow-any-prompt samples it anyway)")
     out = Path(args.out)
     if out.suffix.lower() not in (".mp4", ".mov", ".mkv"):
         raise _Usage(f"{out}: output must be a video file (.mp4)")
@@ -80,6 +93,8 @@ def _sample(args: argparse.Namespace) -> int:
     problems = gen.check([])
     if problems:
         raise _Usage(problems[0])
+    if warning:
+        log.warning("%s; sampling it anyway: expect no meaningful picture", warning)
     clip = gen.generate(GenerationRequest(args.prompt, "cli", 0, args.seed))
     write_video(out, clip)
     print(f"{out}: {clip.num_frames if hasattr(clip, 'num_frames') else len(clip.frames)} frames "

@@ -73,6 +73,7 @@ def ancestral_sigma(t: torch.Tensor, t_next: torch.Tensor, eta: float) -> torch.
 @torch.no_grad()
 def euler_sample(velocity: VelocityFn, noise: torch.Tensor, steps: int, shift: float = 1.0,
                  eta: float = 0.0, generators: Sequence[torch.Generator] | None = None,
+                 on_step: Callable[[int, int], None] | None = None,
                  ) -> torch.Tensor:
     """Integrate from ``t = 1`` (``noise``) to ``t = 0`` in ``steps``; returns ``x_0``.
 
@@ -83,7 +84,8 @@ def euler_sample(velocity: VelocityFn, noise: torch.Tensor, steps: int, shift: f
     ``(1 - t_next) x_0 + sqrt(t_next^2 - sigma^2) eps + sigma z`` with fresh noise ``z``
     (:func:`ancestral_sigma`; DDIM's update for this path), which commits each sample to one
     outcome instead of drifting along an average of several. ``generators``: one per sample
-    for ``z``, so that a sample does not depend on the others in its batch.
+    for ``z``, so that a sample does not depend on the others in its batch. ``on_step(done,
+    steps)`` is called after each step (a progress display; it cannot change the result).
     """
     if eta < 0:
         raise ValueError(f"eta must be >= 0, got {eta}")
@@ -92,6 +94,8 @@ def euler_sample(velocity: VelocityFn, noise: torch.Tensor, steps: int, shift: f
     ts = timestep_schedule(steps, shift)
     x = noise
     for i in range(steps):
+        if on_step is not None and i:
+            on_step(i, steps)
         t, t_next = ts[i], ts[i + 1]
         v = velocity(x, t.expand(x.shape[0]))
         if eta == 0:
@@ -107,4 +111,6 @@ def euler_sample(velocity: VelocityFn, noise: torch.Tensor, steps: int, shift: f
         else:
             z = torch.cat([torch.randn((1, *x.shape[1:]), generator=g) for g in generators])
         x = (1 - t_next) * x0 + torch.sqrt(t_next**2 - sigma**2) * eps + sigma * z
+    if on_step is not None:
+        on_step(steps, steps)
     return x

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,7 @@ class Pipeline:
                          steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE,
                          shift: float = 1.0, eta: float = DEFAULT_ETA,
                          guidance_interval: tuple[float, float] = DEFAULT_GUIDANCE_INTERVAL,
+                         on_step: Callable[[int, int], None] | None = None,
                          ) -> torch.Tensor:
         """Normalised latents ``(B, C, T, H, W)`` for prompts and seeds.
 
@@ -112,6 +113,7 @@ class Pipeline:
         ``guidance_interval (lo, hi)``: classifier-free guidance on the steps that start at a
         time ``t`` in ``[lo, hi]``; the other steps take the conditional velocity alone, at
         half the cost (guidance in a limited interval, Kynkaanniemi et al. 2024).
+        ``on_step(done, steps)``: called after each sampler step (progress display).
         """
         if len(prompts) != len(seeds):
             raise ValueError("need one seed per prompt")
@@ -134,7 +136,8 @@ class Pipeline:
             return v_uncond + guidance * (v_cond - v_uncond)
 
         generators = self._generators(seeds)
-        return euler_sample(velocity, self._noise(generators), steps, shift, eta, generators)
+        return euler_sample(velocity, self._noise(generators), steps, shift, eta, generators,
+                            on_step=on_step)
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> np.ndarray:
@@ -144,10 +147,12 @@ class Pipeline:
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], steps: int = DEFAULT_STEPS,
                  guidance: float = DEFAULT_GUIDANCE, eta: float = DEFAULT_ETA,
                  guidance_interval: tuple[float, float] = DEFAULT_GUIDANCE_INTERVAL,
+                 on_step: Callable[[int, int], None] | None = None,
                  ) -> np.ndarray:
         """uint8 clips ``(B, 16, 64, 64, 3)`` at :data:`FPS` (arguments: :meth:`generate_latents`)."""
         return self.decode(self.generate_latents(prompts, seeds, steps, guidance, eta=eta,
-                                                 guidance_interval=guidance_interval))
+                                                 guidance_interval=guidance_interval,
+                                                 on_step=on_step))
 
 
 CHECKPOINT_FORMAT = "evalkit-reference-generator/1"

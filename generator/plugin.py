@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evalkit.clip import Clip
 from evalkit.generators.base import GenerationRequest, Generator
+from evalkit.progress import report_progress
+from evalkit.world import world_prompt_problem
 
 from generator.defaults import (DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL,
                                 DEFAULT_STEPS, check_guidance_interval)
@@ -71,7 +73,7 @@ class ReferenceGenerator(Generator):
     batch_size = 16
 
     def _checkpoint(self) -> Path:
-        from generator.pipeline import DEFAULT_CHECKPOINT
+        from generator.defaults import DEFAULT_CHECKPOINT  # torch-free: validate stays fast
 
         ck = self.options.checkpoint
         return Path(ck).expanduser().resolve() if ck else DEFAULT_CHECKPOINT
@@ -92,14 +94,29 @@ class ReferenceGenerator(Generator):
             return []
         pipe = load_pipeline(self._checkpoint())
         o = self.options
+        reported = 0
+
+        def on_step(done: int, steps: int) -> None:
+            # The batch's clips all finish at the last step; report whole clips in proportion
+            # to the steps done, so a listening progress bar moves during the batch.
+            nonlocal reported
+            now = len(requests) * done // steps
+            report_progress(now - reported)
+            reported = now
+
         frames = pipe.generate([r.prompt for r in requests], [r.seed for r in requests],
                                steps=o.steps, guidance=o.guidance, eta=o.eta,
-                               guidance_interval=o.guidance_interval)
+                               guidance_interval=o.guidance_interval, on_step=on_step)
         clips = []
         for r, f in zip(requests, frames):
             meta = {"prompt": r.prompt, "seed": r.seed, "generator": self.name,
                     "generator_version": self.version, "steps": o.steps, "guidance": o.guidance, "eta": o.eta,
                     "guidance_interval": list(o.guidance_interval),
                     "checkpoint_sha256": pipe.meta.get("sha256")}
+            # A prompt outside the world it was trained on gives a clip that looks like
+            # nothing; the clip says so wherever it goes (suites may still ask for it).
+            warning = world_prompt_problem(r.prompt)
+            if warning:
+                meta["prompt_warning"] = f"{warning}; the clip is not a meaningful sample"
             clips.append(mark(Clip(f, FPS, meta), self.name, self.version))
         return clips

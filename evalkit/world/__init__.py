@@ -14,7 +14,7 @@ Importing this package needs only numpy and pydantic.
 
 from evalkit.world.palette import BACKGROUND_PALETTE, OCCLUDER_PALETTE, PALETTE
 from evalkit.world.physics import Trajectory, trajectory
-from evalkit.world.prompts import motion_from_words, parse_prompt, prompt_for
+from evalkit.world.prompts import motion_from_words, parse_prompt, prompt_for, world_prompt_problem
 from evalkit.world.regions import REGIONS, region_of
 from evalkit.world.render import RenderedScene, render, render_frames
 from evalkit.world.sampling import (
@@ -38,7 +38,7 @@ __all__ = [
     "PALETTE", "BACKGROUND_PALETTE", "OCCLUDER_PALETTE", "REGIONS", "region_of",
     "render", "render_frames", "RenderedScene", "GroundTruth", "ground_truth", "VISIBLE_THRESHOLD",
     "trajectory", "Trajectory",
-    "prompt_for", "parse_prompt", "motion_from_words",
+    "prompt_for", "parse_prompt", "motion_from_words", "world_prompt_problem",
     "ParameterRanges", "IN_DISTRIBUTION", "OUT_OF_DISTRIBUTION", "sample_scene",
     "DEFAULT_PIXELS_PER_METRE",
 ]  # fmt: skip

@@ -46,7 +46,8 @@ from evalkit.world.scene import (
     occluder_width_m,
 )
 
-__all__ = ["prompt_for", "parse_prompt", "motion_from_words", "MOTION_WORDS", "DEFAULT_SPEED_MPS"]
+__all__ = ["prompt_for", "parse_prompt", "motion_from_words", "world_prompt_problem", "MOTION_WORDS",
+           "DEFAULT_SPEED_MPS"]
 
 #: Speed (m/s) given to moving objects whose prompt gives none: 9.4 m (23 px) over a default clip.
 DEFAULT_SPEED_MPS = 5.0
@@ -243,6 +244,22 @@ def parse_prompt(text: str) -> SceneSpec | None:
         parsed = [_Parsed(text[cuts[i]: cuts[i + 1]], m) for i, m in enumerate(mentions)]
     _share_verbs(parsed)
     return _build_scene(parsed, background, occluder_colour)
+
+
+def world_prompt_problem(text: str) -> str | None:
+    """Why the physics world (and a model trained on it) cannot draw ``text``; None if it can.
+
+    The world draws balls and boxes: a prompt must name one (a shape word of the grammar, or
+    "object"/"shape") and :func:`parse_prompt` must read it. "a cat falls" has a motion but no
+    object the world knows, so a model trained here would draw a red ball and call it a cat.
+    """
+    if not text.strip():
+        return "the prompt is empty"
+    if _MENTION_RE.search(_normalise(text)) is None or parse_prompt(text) is None:
+        return (f"'{text}' is outside the physics world: it draws one to three balls or boxes "
+                f"({', '.join(PALETTE)}) that fall, are thrown, move, bounce, rest or pass behind "
+                "a wall, e.g. 'a red ball falls from the upper left'")
+    return None
 
 
 def _share_verbs(parsed: list[_Parsed]) -> None:
