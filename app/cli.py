@@ -7,7 +7,10 @@ process, so ``evalkit --help`` never imports Streamlit.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +20,10 @@ APP_FILE = Path(__file__).resolve().parent / "streamlit_app.py"
 ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8501
 
-__all__ = ["APP_FILE", "add_leaderboard_command", "cmd_leaderboard", "streamlit_command"]
+__all__ = ["APP_FILE", "add_leaderboard_command", "cmd_leaderboard", "serve_until_stopped",
+           "streamlit_command"]
+
+log = logging.getLogger("evalkit")
 
 
 def add_leaderboard_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -48,7 +54,6 @@ def streamlit_command(runs_dir: str | Path, port: int,
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import importlib.util
-    import subprocess
 
     from evalkit.errors import EvalkitError
 
@@ -62,9 +67,45 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise EvalkitError(f"--port {args.port}: expected 1-65535")
     env = {**os.environ, "EVALKIT_RUNS_DIR": str(runs_dir)}
-    print(f"evalkit: leaderboard of {runs_dir} at http://{ADDRESS}:{args.port} "
-          "(Ctrl-C stops it)", file=sys.stderr)
+    log.info("leaderboard of %s at http://%s:%d (Ctrl-C stops it)", runs_dir, ADDRESS, args.port)
+    child = subprocess.Popen(streamlit_command(runs_dir, args.port), env=env)
+    return serve_until_stopped(child)
+
+
+def serve_until_stopped(child: subprocess.Popen, grace_s: float = 5.0) -> int:
+    """Wait for the Streamlit child; whatever stops this process stops the child too.
+
+    Ctrl-C reaches the whole process group, but ``kill PID``, a closed terminal (SIGHUP) or a
+    supervisor's SIGTERM reach only this process: with a plain ``subprocess.call`` the child
+    went on serving the port. Those signals are turned into an exception here, and the child
+    is terminated (then killed after ``grace_s``) on every way out.
+    """
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)
+                if hasattr(signal, sig.name)}
+    code = 0
     try:
-        return subprocess.call(streamlit_command(runs_dir, args.port), env=env)
+        return child.wait()
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    except _Stopped as exc:
+        code = 128 + exc.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return code
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

@@ -61,22 +61,38 @@ def find_runs(root: str | Path, max_depth: int = 2) -> list[Path]:
     if (root / RUN_FILE).is_file():
         return [root]
     found: list[Path] = []
+    # Folders by their real path: a symlink back up the tree (runs/loop -> runs) or two links
+    # to one run folder would otherwise list the same runs again under other names.
+    seen = {_real(root)}
     level = [root]
     for _ in range(max_depth):
         nxt = []
         for folder in level:
             try:
-                children = sorted(p for p in folder.iterdir() if p.is_dir()
-                                  and not p.name.startswith("."))
+                # real folders before links to them, so a run keeps its own name
+                children = sorted((p for p in folder.iterdir() if p.is_dir()
+                                   and not p.name.startswith(".")),
+                                  key=lambda p: (p.is_symlink(), p.name))
             except OSError:
                 continue
             for child in children:
+                real = _real(child)
+                if real in seen:
+                    continue
+                seen.add(real)
                 if (child / RUN_FILE).is_file():
                     found.append(child)
                 elif child.name not in ("clips", "summary"):
                     nxt.append(child)
         level = nxt
     return found
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a link that loops onto itself
+        return path.absolute()
 
 
 def run_stamp(run_dir: str | Path) -> tuple[tuple[str, int, int], ...]:
@@ -169,6 +185,24 @@ class RunData:
                 if isinstance(p, dict) and p.get("scene")}
 
 
+#: Longest string of run.json the app keeps. The page shows run.json's suite, options and
+#: command in tables and captions; a 20 MB string there (a prompt list pasted into an option,
+#: an embedded file) made the page hang for minutes while the browser laid it out.
+MAX_TEXT = 2000
+
+
+def _shorten_strings(value: Any, limit: int = MAX_TEXT) -> Any:
+    """``value`` with every string longer than ``limit`` cut, saying how long it was."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else \
+            f"{value[:limit]}… ({len(value):,} characters, cut for display)"
+    if isinstance(value, dict):
+        return {k: _shorten_strings(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten_strings(v, limit) for v in value]
+    return value
+
+
 def _damaged_lines(path: Path) -> int:
     if not path.is_file():
         return 0
@@ -205,7 +239,7 @@ def load_run(run_dir: str | Path, name: str | None = None) -> RunData:
         info = json.loads(store.run_file.read_text())
         if not isinstance(info, dict):
             raise ValueError("not a JSON object")
-        data.info = info
+        data.info = _shorten_strings(info)
     except FileNotFoundError:
         data.error = f"'{root}' is not an evalkit run folder (no {RUN_FILE})"
         return data
@@ -555,6 +589,14 @@ def probe_status_counts(run: RunData, generator: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["probe", *PROBE_STATUSES, "pass rate"])
 
 
+def probe_failures(run: RunData, generator: str) -> set[tuple[str, int]]:
+    """(prompt id, sample) of the generator's clips with a failed probe verdict."""
+    probes = set(probe_metrics(run))
+    return {(pid, int(sample)) for (gen, pid, sample, metric), values in run.values.items()
+            if gen == generator and pid != SET_PROMPT_ID and metric in probes
+            and values.get("status") == "fail"}
+
+
 _TIME = re.compile(r"(^|_)(t|t_s|time|times|time_s|frame|frames|frame_index)(_|$)")
 _ROLE_PREFIXES = (("expected_", "expected"), ("fit_", "fitted"), ("fitted_", "fitted"),
                   ("points_", "tracked"), ("track_", "tracked"), ("tracked_", "tracked"),
@@ -652,10 +694,11 @@ def _expected_gravity_curve(values: dict[str, Any], lists: dict[str, list]) -> l
 def probe_table(values: dict[str, Any]) -> pd.DataFrame:
     """Measured against expected scalars: rows ``quantity, measured, expected``."""
     rows = []
+    hidden = _alias_keys(values)
     for key, value in values.items():
         if key.startswith("expected_") or isinstance(value, (list, dict)):
             continue
-        if key in ("status", "reason", "passed", "error_key"):
+        if key in ("status", "reason", "passed") or key in hidden:
             continue
         expected = values.get(f"expected_{key}")
         rows.append({"quantity": key, "measured": _show(value), "expected": _show(expected)})
@@ -665,6 +708,27 @@ def probe_table(values: dict[str, Any]) -> pd.DataFrame:
             rows.append({"quantity": key[len("expected_"):], "measured": "",
                          "expected": _show(value)})
     return pd.DataFrame(rows, columns=["quantity", "measured", "expected"])
+
+
+def _alias_keys(values: dict[str, Any]) -> set[str]:
+    """Keys that repeat another value under a generic name: a probe's ``error`` is
+    ``values[error_key]`` (for medians over clips), e.g. the physics metric's ``error`` 1 is
+    ``n_failed_probes`` 1. Shown as "error | 1" it read as an error of the page or the run."""
+    if values.get("error_key"):
+        return {"error", "error_key"}
+    return set()
+
+
+def clip_values(run: RunData, generator: str, prompt_id: str, sample: int) -> pd.DataFrame:
+    """Every scalar value of one clip: rows ``metric, value, ""`` (no generic aliases)."""
+    rows = []
+    for name in run.metrics:
+        values = run.values.get((generator, prompt_id, int(sample), name)) or {}
+        hidden = _alias_keys(values)
+        for key, value in values.items():
+            if not isinstance(value, (list, dict)) and key not in hidden:
+                rows.append({"metric": name, "value": key, "": _show(value)})
+    return pd.DataFrame(rows, columns=["metric", "value", ""])
 
 
 def _show(value: Any) -> str:
@@ -722,7 +786,12 @@ def compare_generators(run_a: RunData, gen_a: str, run_b: RunData, gen_b: str
     b = clip_scores(run_b, gen_b)
     if a.empty or b.empty:
         return pd.DataFrame(), pd.DataFrame()
-    merged = a.merge(b, on=["prompt", "sample"], suffixes=(" A", " B"))
+    # A suite may hold the same prompt text under several ids (physics-basic's 48 prompts
+    # repeat some sentences with other start states): matched on text alone, each copy paired
+    # with every copy on the other side ("70 shared clips" for two 64-clip generators). The
+    # k-th copy pairs with the k-th copy instead, in prompt-id order.
+    a, b = _number_copies(a), _number_copies(b)
+    merged = a.merge(b, on=["prompt", "sample", "copy"], suffixes=(" A", " B"))
     shared = [m for m, info in run_a.metrics.items()
               if info.get("scope") != "set" and m in run_b.metrics
               and f"{m} A" in merged.columns and f"{m} B" in merged.columns]
@@ -779,6 +848,12 @@ def compare_generators(run_a: RunData, gen_a: str, run_b: RunData, gen_b: str
     return summary, per_clip
 
 
+def _number_copies(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.sort_values(["prompt_id", "sample"], kind="stable").reset_index(drop=True)
+    frame["copy"] = frame.groupby(["prompt", "sample"]).cumcount()
+    return frame
+
+
 # ----------------------------------------------------------------------------------------------
 # Detector evaluation files
 # ----------------------------------------------------------------------------------------------
@@ -819,6 +894,21 @@ def find_detector_evals(roots: Iterable[str | Path], max_depth: int = 3) -> list
                             found.append(entry)
             level = nxt
     return found
+
+
+_DETECTOR_NAME = re.compile(r"evalkit-detector-\d+")
+
+
+def detector_of_eval(scalars: dict[str, Any]) -> str | None:
+    """The shipped detector an evaluation describes (``evalkit-detector-2`` from its
+    ``model_version`` 'evalkit-detector-2+9ade4919'), or None when it names none."""
+    match = _DETECTOR_NAME.search(str(scalars.get("model_version") or ""))
+    return match.group(0) if match else None
+
+
+def detector_of_metric(info: dict[str, Any]) -> str | None:
+    """The weights a run's detector metric used: its ``model_path`` option (None: default)."""
+    return (info.get("options") or {}).get("model_path") or None
 
 
 def _detector_eval_name(name: str) -> bool:

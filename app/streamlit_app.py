@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,25 @@ def load_runs(root: str) -> list[data.RunData]:
 def _detector_eval(path: str, mtime_ns: int) -> dict[str, Any]:
     del mtime_ns
     return data.load_detector_eval(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def detector_thresholds(weights: str | None) -> dict[str, float] | None:
+    """The thresholds in a detector's weights (what ``evalkit detect`` and the API label with),
+    or None when the weights cannot be read."""
+    try:
+        import detectors
+
+        return detectors.thresholds(weights)
+    except Exception:  # noqa: BLE001 - a missing detector must not hide its evaluation
+        return None
+
+
+def thresholds_caption(name: str, thresholds: dict[str, float]) -> str:
+    return (f"Labels of `{name}` (as `evalkit detect` and the API give them): "
+            f"**not_ai_generated** below {thresholds['not_ai_generated_below']:.3g}, "
+            f"**ai_generated** at or above {thresholds['ai_generated_at_or_above']:.3g}, "
+            "**inconclusive** between.")
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -341,6 +361,21 @@ def show_probe(name: str, values: dict[str, Any]) -> None:
             st.dataframe(table, hide_index=True)
 
 
+def pick_clip(scores: pd.DataFrame, run: data.RunData, gen: str, key: str, index: int = 0,
+              label: str = "Clip") -> pd.Series:
+    """A clip of ``scores`` picked by its identity (prompt id, sample), not its position.
+
+    The widget's key names the run and generator: with one key for all runs, the choice (a
+    row number) outlived a switch of run and showed another run's clip under the old prompt.
+    """
+    labels = [f"{p} · sample {s}" for p, s in zip(scores["prompt"], scores["sample"])]
+    repeated = {t for t, n in Counter(labels).items() if n > 1}
+    labels = [f"{t} ({pid})" if t in repeated else t for t, pid in zip(labels, scores["prompt_id"])]
+    choice = st.selectbox(label, labels, index=min(index, len(labels) - 1),
+                          key=f"{key}:{run.path}:{gen}")
+    return scores.iloc[labels.index(choice) if choice in labels else 0]
+
+
 def show_probes(run: data.RunData, gen: str, clip: pd.Series) -> None:
     """Every probe of one clip: verdicts with curves first, then those without a verdict."""
     no_verdict = []
@@ -357,15 +392,23 @@ def show_probes(run: data.RunData, gen: str, clip: pd.Series) -> None:
         st.caption("No verdict: " + "; ".join(no_verdict))
 
 
-def detector_histogram(probs: pd.DataFrame, title: str) -> Any:
+def detector_histogram(probs: pd.DataFrame, title: str,
+                       thresholds: dict[str, float] | None = None) -> Any:
+    """Probabilities per generator, with the detector's two label thresholds as rules."""
     import altair as alt
 
-    return alt.Chart(probs).mark_bar(opacity=0.7).encode(
+    bars = alt.Chart(probs).mark_bar(opacity=0.7).encode(
         x=alt.X("probability:Q", bin=alt.Bin(extent=[0, 1], step=0.05),
                 title="P(AI-generated)"),
         y=alt.Y("count():Q", title="clips", stack=None),
         color=alt.Color("generator:N"),
-    ).properties(height=220, title=title)
+    )
+    if thresholds:
+        rules = alt.Chart(pd.DataFrame({"threshold": list(thresholds.values()),
+                                        "label": list(thresholds)})).mark_rule(
+            strokeDash=[4, 3], color="gray").encode(x="threshold:Q", tooltip=["label", "threshold"])
+        bars = bars + rules
+    return bars.properties(height=220, title=title)
 
 
 def page_generator(runs: list[data.RunData], root: str) -> None:
@@ -428,13 +471,12 @@ def page_generator(runs: list[data.RunData], root: str) -> None:
         if scores.empty:
             st.info("This generator has no clips yet.")
         else:
-            labels = [f"{p} · sample {s}" for p, s in zip(scores["prompt"], scores["sample"])]
-            choice = st.selectbox("Clip", range(len(labels)), format_func=labels.__getitem__,
-                                  key="clip_choice")
-            clip = scores.iloc[int(choice or 0)]
+            clip = pick_clip(scores, run, gen, "clip_choice")
             left, right = st.columns(2)
             with left:
                 st.subheader(gen)
+                # the prompt printed from the same row as the video, so they cannot disagree
+                st.markdown(f"**{clip['prompt']}**")
                 video(clip["file"], f"seed {clip['seed']} · {score_line(clip, run)}", width=360)
             with right:
                 st.subheader("world")
@@ -444,15 +486,10 @@ def page_generator(runs: list[data.RunData], root: str) -> None:
                 else:
                     st.video(world, loop=True, muted=True, width=360)
                     st.caption(caption)
-            rows = []
-            for name in run.metrics:
-                values = run.values.get((gen, clip["prompt_id"], int(clip["sample"]), name))
-                for key, value in (values or {}).items():
-                    if not isinstance(value, (list, dict)):
-                        rows.append({"metric": name, "value": key, "": fmt(value)})
-            if rows:
+            values = data.clip_values(run, gen, clip["prompt_id"], int(clip["sample"]))
+            if not values.empty:
                 with st.expander("All values of this clip"):
-                    st.dataframe(pd.DataFrame(rows), hide_index=True)
+                    st.dataframe(values, hide_index=True)
             show_probes(run, gen, clip)
 
     with tab_probes:
@@ -464,8 +501,16 @@ def page_generator(runs: list[data.RunData], root: str) -> None:
             st.dataframe(counts, hide_index=True, column_config={
                 "pass rate": st.column_config.ProgressColumn(
                     "pass rate", min_value=0.0, max_value=1.0, format="%.2f")})
-            st.caption("Pick a clip under *Clip vs world* to see its tracked trajectory "
-                       "against the fitted and the expected curve.")
+            # The plots belong on this tab (they were only under Clip vs world, collapsed):
+            # a clip picker that starts on a failed verdict, then its probes' curves.
+            failed = data.probe_failures(run, gen)
+            start = next((i for i, (pid, sample) in enumerate(zip(scores["prompt_id"],
+                                                                  scores["sample"]))
+                          if (pid, int(sample)) in failed), 0)
+            clip = pick_clip(scores, run, gen, "probe_clip", start,
+                             "Clip (failed verdicts first)" if failed else "Clip")
+            st.markdown(f"**{clip['prompt']}** · sample {clip['sample']}")
+            show_probes(run, gen, clip)
 
     with tab_det:
         metrics = data.detector_metrics(run)
@@ -479,8 +524,12 @@ def page_generator(runs: list[data.RunData], root: str) -> None:
             mine = probs[probs["generator"] == gen]
             st.metric(f"{name}: mean P(AI-generated)", fmt(mine["probability"].mean())
                       if len(mine) else "–")
-            st.altair_chart(detector_histogram(probs, f"{name}: all generators of the run"),
-                            width="stretch")
+            weights = data.detector_of_metric(run.metrics.get(name) or {})
+            limits = detector_thresholds(weights)
+            st.altair_chart(detector_histogram(probs, f"{name}: all generators of the run",
+                                               limits), width="stretch")
+            if limits:
+                st.caption(thresholds_caption(weights or "the default detector", limits))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -514,8 +563,19 @@ def page_detector(runs: list[data.RunData], root: str) -> None:
             ev = None
         if ev is not None:
             st.caption(f"`{ev['path']}`")
+            # The labels' thresholds come from the detector's weights, as in `evalkit detect`
+            # and the API; an evaluation's own "threshold" (0.5) is only where it computed
+            # accuracy, and shown as a card it read as the detector's threshold.
+            name = data.detector_of_eval(ev["scalars"])
+            limits = detector_thresholds(name) if name else None
+            if limits:
+                st.markdown(thresholds_caption(name, limits))
             numbers = {k: v for k, v in ev["scalars"].items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and k != "threshold"}
+            if "threshold" in ev["scalars"]:
+                st.caption(f"Accuracy columns of this evaluation are computed at "
+                           f"{ev['scalars']['threshold']}; labels use the thresholds above.")
             if numbers:
                 cols = st.columns(min(len(numbers), 6))
                 for i, (k, v) in enumerate(list(numbers.items())[:12]):
@@ -569,7 +629,8 @@ def page_detector(runs: list[data.RunData], root: str) -> None:
         for run, name in probs:
             frame = data.detector_probabilities(run, name)
             if not frame.empty:
-                st.altair_chart(detector_histogram(frame, f"{run.name}: {name}"),
+                limits = detector_thresholds(data.detector_of_metric(run.metrics.get(name) or {}))
+                st.altair_chart(detector_histogram(frame, f"{run.name}: {name}", limits),
                                 width="stretch")
 
 

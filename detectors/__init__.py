@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load"]
+__all__ = ["load", "thresholds"]
 
 
 def load(path: str | Path | None = None) -> Any:
@@ -24,3 +24,22 @@ def load(path: str | Path | None = None) -> Any:
     from detectors.detector import Detector
 
     return Detector.load(path)
+
+
+def thresholds(path: str | Path | None = None) -> dict[str, float]:
+    """The label thresholds a detector's weights carry: the ones ``evalkit detect``, the API and
+    ``pred.label()`` use (``not_ai_generated_below``, ``ai_generated_at_or_above``).
+
+    ``path``: a weights file or a shipped detector's name (None: the default). Reads the file's
+    small state only (no feature extractor, no I3D weights), so pages that show thresholds
+    beside an evaluation stay quick.
+    """
+    import torch
+
+    from detectors.detector import DEFAULT_THRESHOLDS, resolve_weights
+
+    file = resolve_weights(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"detector weights '{file}' not found")
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    return {k: float(v) for k, v in dict(state.get("thresholds") or DEFAULT_THRESHOLDS).items()}

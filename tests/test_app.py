@@ -378,7 +378,8 @@ def test_generator_page_with_the_real_physics_probes(tmp_path):
     if not values or values.get("status") != "pass":
         pytest.skip(f"physics_probes' freefall gave no verdict here: {values}")
     at = app(out, "Generator")
-    at.selectbox(key="clip_choice").set_value(0).run()
+    clip_box = next(b for b in at.selectbox if str(b.key).startswith("clip_choice:"))
+    clip_box.select_index(0).run()
     assert not at.exception
     assert "freefall" in texts(at) and "No verdict: projectile" in texts(at)
     specs = " ".join(str(c.proto) for c in at.get("vega_lite_chart"))
@@ -632,3 +633,172 @@ def test_detector_page_reads_the_real_video_detectors_evaluation(tmp_path, runs_
     at.text_input(key="detector_eval_path").set_value(str(shipped)).run()
     assert not at.exception
     assert frame_with(at, "condition") is not None
+
+
+# ----------------------------------------------------------------------------------------------
+# A new user's first hour (issue 17): glitches that each had a user fooled
+# ----------------------------------------------------------------------------------------------
+
+
+def _make_run_with_prompts(out: Path, name: str, prompts: list[str]) -> Path:
+    from evalkit.runner import run_suite
+    from evalkit.suite import load_suite
+
+    assert run_suite(load_suite({
+        "name": name, "prompts": {"inline": prompts}, "samples_per_prompt": 1,
+        "generators": [{"name": "world"}], "metrics": [{"name": "temporal_flickering"}],
+    }, output=out), progress=False).ok
+    return out
+
+
+def _widget(at: AppTest, prefix: str):
+    return next(b for b in at.selectbox if str(b.key).startswith(prefix))
+
+
+def test_clip_vs_world_follows_a_switch_of_run(tmp_path):
+    """The clip picked in one run must not carry over, by position, to another run: the
+    prompt beside the clip is the prompt of the clip shown."""
+    root = tmp_path / "runs"
+    _make_run_with_prompts(root / "r1", "r1", ["a red ball falls from the upper left",
+                                               "a blue box falls from the top",
+                                               "a green ball falls from the upper right"])
+    r2 = ["a white box rests at the lower right", "a yellow ball moves right across the center",
+          "a cyan ball rests at the lower left"]
+    _make_run_with_prompts(root / "r2", "r2", r2)
+    at = app(root, "Generator")
+    at.selectbox(key="gen_run").set_value("r1").run()
+    _widget(at, "clip_choice:").select_index(2).run()
+    before = _widget(at, "clip_choice:").value.split(" · sample")[0]
+    assert before in [m.value.strip("*") for m in at.markdown]
+    at.selectbox(key="gen_run").set_value("r2").run()
+    assert not at.exception
+    box = _widget(at, "clip_choice:")
+    assert str(root / "r2") in str(box.key)
+    chosen = box.value.split(" · sample")[0]
+    assert chosen in r2
+    shown = [m.value.strip("*") for m in at.markdown]
+    assert chosen in shown and before not in shown
+
+
+def test_physics_tab_plots_a_clips_probes(runs_root):
+    at = app(runs_root / "demo", "Generator")
+    at.selectbox(key="gen_name").set_value("world-96").run()
+    physics = at.tabs[2]
+    assert physics.label == "Physics probes"
+    assert len(physics.get("vega_lite_chart")) >= 1, "the Physics tab has no plot"
+    assert str(_widget(at, "probe_clip:").key).endswith("world-96")
+
+
+def test_a_clip_that_only_failed_constancy_shows_no_error_row(tmp_path):
+    run_dir = make_run(tmp_path / "runs" / "c", prompts=2)
+    add_metric(run_dir, "physics", {"higher_is_better": True, "units": "pass", "primary": "passed"},
+               lambda gen, pid: {"passed": 0.0, "status": "fail",
+                                 "reason": "constancy: size changes by 14%",
+                                 "failed_probes": ["constancy"], "error": 1.0,
+                                 "error_key": "n_failed_probes", "n_failed_probes": 1,
+                                 "n_verdicts": 3})
+    run = data.load_run(run_dir)
+    key = next(k for k in run.values if k[3] == "physics")
+    values = run.values[key]
+    assert "error" not in set(data.probe_table(values)["quantity"])
+    table = data.clip_values(run, key[0], key[1], key[2])
+    assert "error" not in set(table["value"]) and "n_failed_probes" in set(table["value"])
+    at = app(run_dir, "Generator")
+    for df in at.dataframe:
+        if "value" in df.value.columns:
+            assert "error" not in set(df.value["value"])
+        if "quantity" in df.value.columns:
+            assert "error" not in set(df.value["quantity"])
+
+
+def test_compare_counts_repeated_prompt_texts_once(tmp_path):
+    """Two prompt ids with one text: pairs are k-th copy with k-th copy, not every pair."""
+    run_dir = make_run(tmp_path / "runs" / "dup", prompts=3)
+    first_text = None
+    for fname in ("generations.jsonl", "results.jsonl"):
+        lines = [json.loads(x) for x in (run_dir / fname).read_text().splitlines()]
+        ids = sorted({r["prompt_id"] for r in lines if r["prompt_id"] != "*"})
+        texts_by_id = {r["prompt_id"]: r["prompt"] for r in lines}
+        first_text = texts_by_id[ids[0]]
+        for r in lines:
+            if r["prompt_id"] == ids[1]:
+                r["prompt"] = first_text  # ids[0] and ids[1] now share a text
+        (run_dir / fname).write_text("".join(json.dumps(r) + "\n" for r in lines))
+    run = data.load_run(run_dir)
+    summary, per_clip = data.compare_generators(run, "world", run, "world-96")
+    assert len(per_clip) == 3
+    assert set(summary["clips"]) == {3}
+    at = app(run_dir, "Compare")
+    assert "3 shared clips" in texts(at)
+
+
+def test_detector_page_shows_the_thresholds_the_cli_uses(tmp_path):
+    import detectors
+
+    shipped = REPO / "detectors" / "weights" / "detector_v2_eval.json"
+    limits = detectors.thresholds("evalkit-detector-2")
+    at = app(tmp_path, "Detector")
+    at.text_input(key="detector_eval_path").set_value(str(shipped)).run()
+    assert not at.exception
+    text = texts(at)
+    assert f"below {limits['not_ai_generated_below']:.3g}" in text
+    assert f"at or above {limits['ai_generated_at_or_above']:.3g}" in text
+    assert "threshold" not in {m.label for m in at.metric}
+
+
+def test_a_20_mb_string_in_run_json_does_not_hang_the_page(plain_run):
+    run_file = plain_run / "run.json"
+    info = json.loads(run_file.read_text())
+    huge = "x" * 20_000_000
+    info["command"] = [huge]
+    info["metrics"]["temporal_flickering"]["options"] = {"note": huge}
+    info["generators"]["world"]["options"] = {"note": huge}
+    run_file.write_text(json.dumps(info))
+    run = data.load_run(plain_run)
+    assert len(json.dumps(run.info)) < 50_000
+    for page in ("Leaderboard", "Generator", "Compare"):
+        start = time.monotonic()
+        at = app(plain_run, page)
+        assert time.monotonic() - start < 30, page
+        if page == "Leaderboard":
+            at.get("expandable")  # the Metrics and Runs tables render the cut text
+            assert "characters, cut for display" in " ".join(
+                str(df.value.to_dict()) for df in at.dataframe)
+
+
+def test_a_symlink_loop_lists_each_run_once(runs_root, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root / "plain", root / "plain")
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    (root / "again").symlink_to(root / "plain", target_is_directory=True)
+    assert [p.name for p in data.find_runs(root)] == ["plain"]
+    at = app(root)
+    assert sorted(at.dataframe[0].value["generator"]) == ["world", "world-96"]
+
+
+def test_stopping_evalkit_leaderboard_stops_its_streamlit_child(runs_root, tmp_path):
+    import signal
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "evalkit", "leaderboard",
+                             str(runs_root / "plain"), "--port", str(port)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+                                 "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"})
+    try:
+        _wait_healthy(port, proc)
+        proc.send_signal(signal.SIGTERM)  # `kill PID`, not Ctrl-C to the whole group
+        proc.wait(timeout=20)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                            timeout=1):
+                    time.sleep(0.2)
+            except OSError:
+                break
+        else:
+            raise AssertionError("the Streamlit child still serves the port")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
