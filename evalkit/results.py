@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import EvalkitError
-from evalkit.store import SET_PROMPT_ID, RunStore, read_jsonl
+from evalkit.store import SET_PROMPT_ID, RunStore, duplicate_clips, read_jsonl
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,6 +67,10 @@ def clip_table(run_dir: str | Path) -> pd.DataFrame:
 def generator_table(run_dir: str | Path) -> pd.DataFrame:
     """One row per generator: N and the mean of each metric's primary value (± std).
 
+    Clips that repeat another clip of their generator pixel for pixel are counted in
+    ``clips`` and in a ``duplicates`` column (present only when there are any) and scored
+    once: a metric's mean, std and n are over distinct clips.
+
     Built from the JSON lines, so it works for a run that was interrupted before its
     summaries were written. Column names carry the direction (↑ higher is better).
     """
@@ -76,10 +80,14 @@ def generator_table(run_dir: str | Path) -> pd.DataFrame:
     info = store.read_run_info()
     metric_info: dict[str, dict[str, Any]] = info.get("metrics", {})
     gens: dict[str, dict[str, Any]] = {}
-    for record in store.generations().values():
+    generations = store.generations()
+    repeats = duplicate_clips(generations)
+    for record in generations.values():
         g = gens.setdefault(record["generator"], {"generator": record["generator"],
                                                   "clips": 0, "clips_failed": 0})
         g["clips" if record["status"] == "ok" else "clips_failed"] += 1
+    for key in repeats:  # a column only where some generator repeats itself
+        gens[key[0]]["duplicates"] = gens[key[0]].get("duplicates", 0) + 1
     values: dict[tuple[str, str], list[float]] = {}
     set_values: dict[tuple[str, str], float] = {}
     for record in store.results().values():
@@ -91,6 +99,8 @@ def generator_table(run_dir: str | Path) -> pd.DataFrame:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
         key = (record["generator"], name)
+        if (record["generator"], record["prompt_id"], int(record["sample"])) in repeats:
+            continue  # a copy of another clip: its score is already counted
         if record["prompt_id"] == SET_PROMPT_ID:
             set_values[key] = float(value)
         else:
@@ -107,7 +117,11 @@ def generator_table(run_dir: str | Path) -> pd.DataFrame:
         row[metric_label(name, metric_info.get(name, {}))] = value
     if not gens:
         raise EvalkitError(f"run folder '{store.root}' holds no clips or results yet")
-    return pd.DataFrame(list(gens.values())).set_index("generator").sort_index()
+    frame = pd.DataFrame(list(gens.values())).set_index("generator").sort_index()
+    if "duplicates" in frame.columns:
+        frame["duplicates"] = frame["duplicates"].fillna(0).astype(int)
+        frame.insert(2, "duplicates", frame.pop("duplicates"))
+    return frame
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,8 @@ from evalkit.generators.base import GenerationRequest, Generator
 from evalkit.metrics.base import ClipContext, Metric
 from evalkit.options import resolve_relative_paths
 from evalkit.jsonutil import json_default
-from evalkit.store import SET_PROMPT_ID, RunStore, safe_name, write_json_atomic
+from evalkit.hashing import file_sha256
+from evalkit.store import SET_PROMPT_ID, RunStore, duplicate_clips, safe_name, write_json_atomic
 from evalkit.suite import ResolvedSuite, _format_validation_error
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,8 @@ def run_generate_task(task: GenerateTask) -> list[dict[str, Any]]:
                 tmp = target.with_name(f".{target.name}.part")
                 shutil.copyfile(src, tmp)  # type: ignore[arg-type]
                 tmp.replace(target)
-                records.append(_gen_record(task, request, target, time.perf_counter() - start))
+                records.append(_gen_record(task, request, target, time.perf_counter() - start,
+                                           digest=file_sha256(target)))
             except Exception as exc:  # noqa: BLE001
                 records.append(_gen_record(task, request, None, 0.0, exc))
         return records
@@ -265,14 +267,17 @@ def run_generate_task(task: GenerateTask) -> list[dict[str, Any]]:
                 generator_name=task.generator.name, generator_version=gen.version,
             )
             path = write_video(dest, clip, crf=task.crf)
-            records.append(_gen_record(task, request, Path(path), seconds, clip=clip))
+            digest = hashlib.sha256(np.ascontiguousarray(clip.frames).tobytes()).hexdigest()
+            records.append(_gen_record(task, request, Path(path), seconds, clip=clip,
+                                       digest=digest))
         except Exception as exc:  # noqa: BLE001
             records.append(_gen_record(task, request, None, 0.0, exc))
     return records
 
 
 def _gen_record(task: GenerateTask, request: GenerationRequest, path: Path | None,
-                seconds: float, error: BaseException | None = None, clip: Any = None) -> dict:
+                seconds: float, error: BaseException | None = None, clip: Any = None,
+                digest: str | None = None) -> dict:
     record: dict[str, Any] = {
         "generator": task.generator_label,
         "prompt_id": request.prompt_id,
@@ -288,6 +293,9 @@ def _gen_record(task: GenerateTask, request: GenerationRequest, path: Path | Non
         record["size_bytes"] = path.stat().st_size
     if clip is not None:
         record.update(frames=clip.num_frames, height=clip.height, width=clip.width, fps=clip.fps)
+    if digest is not None:
+        # pixels (or copied bytes): finds clips that repeat another (store.duplicate_clips)
+        record["content_sha256"] = digest
     if error is not None:
         record["error"] = _describe(error)
     return record
@@ -407,11 +415,27 @@ def run_suite(
              len(plan.generators), len(plan.clip_metrics) + len(plan.set_metrics))
 
     _generate(plan, store, executor, report, progress)
+    _warn_duplicates(plan, store)
     _score(plan, store, executor, report, progress)
     _score_sets(plan, store, report)
     for label in plan.generators:
         report.summaries[label] = write_summary(plan, store, label, run_info)
     return report
+
+
+def _warn_duplicates(plan: Plan, store: RunStore) -> None:
+    """Say when a generator's clips repeat each other: means, std and n count them once."""
+    wanted = {(r.prompt_id, r.sample) for r in plan.requests}
+    gens = {k: r for k, r in store.generations().items() if (k[1], k[2]) in wanted}
+    repeats = duplicate_clips(gens)
+    for label in plan.generators:
+        n_dup = sum(k[0] == label for k in repeats)
+        if n_dup:
+            n = sum(k[0] == label and r["status"] == "ok" for k, r in gens.items())
+            log.warning("%s: %d of %d clips repeat another of its clips pixel for pixel (the "
+                        "seed changed nothing for those prompts); clip metrics count each "
+                        "distinct clip once (n = %d), set metrics such as FVD see all %d",
+                        label, n_dup, n, n - n_dup, n)
 
 
 def _generation_fingerprint(plan: Plan, label: str) -> str:
@@ -487,18 +511,18 @@ def _generate(plan: Plan, store: RunStore, executor: Executor, report: RunReport
     with _progress(total, "generate", progress) as bar:
         # A batching generator reports clips done inside a batch (in this process; a pool's
         # workers cannot), so the bar moves per clip rather than once per batch of 16.
-        advanced = 0.0
+        advanced = 0
 
         def advance(n: float) -> None:
             nonlocal advanced
-            advanced += n
-            bar.update(n)
+            advanced += int(n)
+            bar.update(int(n))
 
         with progress_hook(advance):
             for _task, records in executor.map(run_generate_task, tasks):
                 _save(records, store.add_generation, report, "clips")
-                bar.update(max(0.0, len(records) - advanced))
-                advanced = 0.0
+                bar.update(max(0, len(records) - advanced))
+                advanced = 0
 
 
 def _score(plan: Plan, store: RunStore, executor: Executor, report: RunReport,
@@ -641,11 +665,14 @@ def write_summary(plan: Plan, store: RunStore, label: str, run_info: dict[str, A
         key: r for key, r in store.results().items()
         if key[0] == label and (key[1], key[2]) in wanted_results
     }
+    repeats = duplicate_clips({(r["generator"], r["prompt_id"], int(r["sample"])): r
+                               for r in gens})
     metrics: dict[str, Any] = {}
     for name in [*plan.clip_metrics, *plan.set_metrics]:
         is_set = name in plan.set_metrics
         spec = plan.set_metrics[name] if is_set else plan.clip_metrics[name]
-        rows = [r for (_, _, _, m), r in results.items() if m == name]
+        rows = [r for (g, p, smp, m), r in results.items() if m == name
+                and (g, p, smp) not in repeats]
         if not is_set:
             rows = [r for r in rows if r.get("spec") == spec.fingerprint]
         values = [r["values"] for r in rows if r["status"] == "ok"]
@@ -675,6 +702,7 @@ def write_summary(plan: Plan, store: RunStore, label: str, run_info: dict[str, A
         "samples_per_prompt": plan.resolved.suite.samples_per_prompt,
         "n_clips": len(ok),
         "n_clips_failed": len(gens) - len(ok),
+        "n_clips_duplicate": len(repeats),
         "metrics": metrics,
         "timings": {
             "generation_s_total": round(sum(gen_times), 4),

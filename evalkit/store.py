@@ -157,3 +157,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=json_default) + "\n")
     os.replace(tmp, path)
+
+
+def duplicate_clips(generations: dict[GenKey, dict[str, Any]]) -> set[GenKey]:
+    """Clips that repeat an earlier clip of the same generator pixel for pixel.
+
+    Generation records carry ``content_sha256`` (of the frames made, or of the file copied);
+    of each group of equal hashes the first (by prompt id, sample) counts, the others are
+    duplicates. A generator that ignores the seed for a prompt (the ``world`` renders a
+    plain-background scene the same for every seed) would otherwise be reported with N and a
+    spread over copies. Records without a hash (older runs) are never duplicates.
+    """
+    first: dict[tuple[str, str], GenKey] = {}
+    out: set[GenKey] = set()
+    for key in sorted(generations):
+        record = generations[key]
+        digest = record.get("content_sha256")
+        if record.get("status") != "ok" or not digest:
+            continue
+        if first.setdefault((key[0], digest), key) != key:
+            out.add(key)
+    return out

@@ -151,3 +151,52 @@ def test_library_bars_are_quiet_while_loading() -> None:
     with quiet_library_bars():
         assert not hf_logging.is_progress_bar_enabled()
     assert hf_logging.is_progress_bar_enabled()
+
+
+# ----------------------------------------------------------------------------------------------
+# The world generator's repeats are counted once
+# ----------------------------------------------------------------------------------------------
+
+
+def test_repeated_world_clips_are_found_and_counted_once(in_tmp: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Plain-background scenes render the same for every seed: the quickstart's seed-0 and
+    seed-1 clips are identical, so n is the 6 distinct clips, not 12 with a spread over copies.
+    A textured background takes the seed: those clips differ and all count."""
+    import json
+
+    from evalkit.results import generator_table
+    from evalkit.runner import run_suite
+    from evalkit.suite import load_suite
+
+    resolved = load_suite({
+        "name": "dups", "prompts": {"inline": [
+            "a red ball falls from the upper left", "a blue box moves right across the center",
+            "a green ball falls from the top on a textured sky background"]},
+        "samples_per_prompt": 2, "generators": [{"name": "world"}],
+        "metrics": [{"name": "temporal_flickering"}],
+    }, output=in_tmp / "run")
+    with caplog.at_level("WARNING", logger="evalkit"):
+        assert run_suite(resolved, progress=False).ok
+    assert "world: 2 of 6 clips repeat another" in caplog.text
+    table = generator_table(in_tmp / "run")
+    row = table.loc["world"]
+    assert (row["clips"], row["duplicates"]) == (6, 2)
+    assert row["temporal_flickering ↑ n"] == 4
+    summary = json.loads((in_tmp / "run" / "summary" / "world.json").read_text())
+    assert summary["n_clips_duplicate"] == 2
+    assert summary["metrics"]["temporal_flickering"]["n"] == 4
+
+
+def test_no_duplicates_column_when_every_clip_differs(in_tmp: Path) -> None:
+    from evalkit.results import generator_table
+    from evalkit.runner import run_suite
+    from evalkit.suite import load_suite
+
+    resolved = load_suite({
+        "name": "distinct", "prompts": {"inline": ["a red ball falls from the upper left"]},
+        "samples_per_prompt": 1, "generators": [{"name": "world"}],
+        "metrics": [{"name": "temporal_flickering"}],
+    }, output=in_tmp / "run")
+    assert run_suite(resolved, progress=False).ok
+    assert "duplicates" not in generator_table(in_tmp / "run").columns

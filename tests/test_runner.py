@@ -61,7 +61,10 @@ def test_run_writes_clips_results_and_summary(in_tmp: Path) -> None:
     assert "commit" in summary["git"]
     assert summary["timings"]["generation_s_total"] > 0
     flicker = summary["metrics"]["temporal_flickering"]
-    assert flicker["n"] == 6 and flicker["higher_is_better"] is True
+    # plain-background world scenes ignore the seed: samples 0 and 1 are the same clip, and
+    # a metric counts each distinct clip once (issue 17)
+    assert summary["n_clips_duplicate"] == 3
+    assert flicker["n"] == 3 and flicker["higher_is_better"] is True
     assert 0 < flicker["summary"]["temporal_flickering"]["mean"] <= 1
     motion = summary["metrics"]["motion_magnitude"]["summary"]["motion_magnitude"]
     assert motion["mean"] > 0  # the balls move
@@ -185,7 +188,8 @@ def test_a_run_can_be_extended(in_tmp: Path) -> None:
     assert (full.clips_made, full.clips_reused) == (5, 1)
     assert (full.scores_made, full.scores_reused) == (10, 2)
     assert full.summaries["world"]["n_clips"] == 6
-    assert full.summaries["world"]["metrics"]["temporal_flickering"]["n"] == 6
+    # samples 0 and 1 of these plain scenes are one clip: counted once
+    assert full.summaries["world"]["metrics"]["temporal_flickering"]["n"] == 3
 
 
 def test_changed_metric_options_recompute_not_relabel(in_tmp: Path) -> None:
@@ -194,7 +198,7 @@ def test_changed_metric_options_recompute_not_relabel(in_tmp: Path) -> None:
     four = {**SUITE, "metrics": [{"name": "motion_magnitude", "options": {"levels": 4}}]}
     report = run_suite(load_suite(four), progress=False)
     assert report.scores_made == 6 and report.scores_reused == 0
-    assert report.summaries["world"]["metrics"]["motion_magnitude"]["n"] == 6
+    assert report.summaries["world"]["metrics"]["motion_magnitude"]["n"] == 3  # distinct clips
     again = run_suite(load_suite(four), progress=False)
     assert again.scores_made == 0 and again.scores_reused == 6
 

@@ -4,6 +4,13 @@ A prompt's scene comes from the suite (built-in suites carry one per prompt) or,
 that, from parsing the prompt's words (:func:`evalkit.world.parse_prompt`). The same scene
 and seed give the same pixels, so this generator is the ceiling every other one is read
 against.
+
+The seed draws only what the scene leaves to chance: a textured background's pattern and
+sensor noise. A plain-background scene without noise (the quickstart's six) is the same clip
+for every seed. That is kept on purpose (the scene *is* the ground truth; moving its objects
+per seed would change what the probes are checked against), and the runner finds such repeats
+instead: clip metrics count each distinct clip once and the table says how many repeated
+(:func:`evalkit.store.duplicate_clips`).
 """
 
 from __future__ import annotations
