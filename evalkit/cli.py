@@ -2,8 +2,10 @@
 the other parts (``probe``, ``fvd``, ``leaderboard``, ...).
 
 Exit codes: 0 success; 1 the run finished but some items failed (listed in the log and the
-results files); 2 invalid input (a one-line message, nothing written); 130 interrupted (what
-was done is kept: run the same command again to resume).
+results files); 2 invalid input, or the run folder is in use by another run (a one-line
+message, nothing written); 74 the run folder cannot be written (full disk, quota, read-only:
+one line; what was done is kept); 130 interrupted (what was done is kept: run the same command
+again to resume).
 
 Heavy modules are imported inside the commands so ``evalkit --help`` stays fast.
 """
@@ -20,6 +22,7 @@ from typing import Any
 log = logging.getLogger("evalkit")
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_STORAGE = 74  # sysexits' EX_IOERR: the run folder cannot be written (full, read-only)
 
 
 def _parse_value(text: str) -> Any:
@@ -81,11 +84,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from concurrent.futures.process import BrokenProcessPool
 
+    from evalkit.runlock import RunStorageError
     from evalkit.runner import run_suite
 
     resolved = _load(args)
     try:
         report = run_suite(resolved, progress=not args.no_progress)
+    except RunStorageError as exc:
+        print(f"evalkit: error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     except KeyboardInterrupt:
         log.error("interrupted; finished work is saved in %s: run the same command again to "
                   "resume", resolved.output_dir)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import os
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, TypeVar
 
@@ -41,7 +45,8 @@ class LocalExecutor:
             for item in items:
                 yield item, fn(item)
             return
-        with cf.ProcessPoolExecutor(max_workers=self.workers) as pool:
+        with cf.ProcessPoolExecutor(max_workers=self.workers, initializer=exit_with_parent,
+                                    initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(fn, item): item for item in items}
             try:
                 for future in cf.as_completed(futures):
@@ -50,6 +55,51 @@ class LocalExecutor:
                 for future in futures:
                     future.cancel()
                 raise
+
+
+def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
+    """Make this worker process exit as soon as ``parent_pid`` is gone.
+
+    A pool's workers wait on a queue whose write end every worker also holds (fork), so after
+    ``kill -9`` of the main process they never see it close and lived on (60 s and more,
+    holding models and the run folder's lock). Linux is asked to send SIGKILL on the parent's
+    death; a daemon thread that polls the parent's pid covers other systems, and a parent
+    that died before this ran.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+
+    # The direct parent is the main process (fork, spawn) or a fork server that exits with
+    # it; either way the worker is orphaned when it changes or the main process is gone.
+    direct_parent = os.getppid()
+
+    def gone() -> bool:
+        if os.getppid() != direct_parent:
+            return True
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(interval_s)
+        os._exit(1)  # nobody is left to read what this worker computes
+
+    if gone():
+        os._exit(1)
+    threading.Thread(target=watch, name="evalkit-parent-watch", daemon=True).start()
 
 
 def make_executor(kind: str, workers: int) -> Executor:

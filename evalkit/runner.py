@@ -35,6 +35,7 @@ from evalkit.metrics.base import ClipContext, Metric
 from evalkit.options import resolve_relative_paths
 from evalkit.jsonutil import json_default
 from evalkit.hashing import file_sha256
+from evalkit.runlock import RunLock, RunStorageError, storage_error
 from evalkit.store import SET_PROMPT_ID, RunStore, duplicate_clips, safe_name, write_json_atomic
 from evalkit.suite import ResolvedSuite, _format_validation_error
 
@@ -233,6 +234,9 @@ def run_generate_task(task: GenerateTask) -> list[dict[str, Any]]:
         for (request, dest), src in zip(pending, sources):
             start = time.perf_counter()
             try:
+                # Checked before it is copied: a corrupt or empty file is a clip that failed,
+                # counted as such in the table (it used to pass as made and score as None).
+                check_source_clip(Path(src))  # type: ignore[arg-type]
                 target = dest.with_suffix(Path(src).suffix.lower())  # type: ignore[arg-type]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_name(f".{target.name}.part")
@@ -241,6 +245,7 @@ def run_generate_task(task: GenerateTask) -> list[dict[str, Any]]:
                 records.append(_gen_record(task, request, target, time.perf_counter() - start,
                                            digest=file_sha256(target)))
             except Exception as exc:  # noqa: BLE001
+                _raise_if_storage(exc, root)
                 records.append(_gen_record(task, request, None, 0.0, exc))
         return records
 
@@ -271,8 +276,33 @@ def run_generate_task(task: GenerateTask) -> list[dict[str, Any]]:
             records.append(_gen_record(task, request, Path(path), seconds, clip=clip,
                                        digest=digest))
         except Exception as exc:  # noqa: BLE001
+            _raise_if_storage(exc, root)
             records.append(_gen_record(task, request, None, 0.0, exc))
     return records
+
+
+def _raise_if_storage(exc: BaseException, root: Path) -> None:
+    """A full disk or read-only run folder stops the run (every next item would fail the
+    same way) instead of being recorded as one failed clip."""
+    if storage_error(exc, root):
+        assert isinstance(exc, OSError)
+        # A plain OSError: it crosses a process pool intact (FFmpeg's own subclass may not).
+        raise OSError(exc.errno, exc.strerror or str(exc), exc.filename) from exc
+
+
+def check_source_clip(path: Path) -> None:
+    """Raise :class:`~evalkit.video.VideoReadError` unless ``path`` decodes to frames.
+
+    Decodes the whole file as a stream (one frame in memory), so a file truncated past its
+    header fails here, as a failed clip, rather than later as a row of failed scores.
+    """
+    from evalkit.video import VideoReadError, iter_video_frames
+
+    n = 0
+    for _frame in iter_video_frames(path):
+        n += 1
+    if n == 0:
+        raise VideoReadError(path, "no frames decoded (empty or corrupt?)")
 
 
 def _gen_record(task: GenerateTask, request: GenerationRequest, path: Path | None,
@@ -407,19 +437,28 @@ def run_suite(
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     _refuse_conflicting_clips(plan, store)
-    store.open(run_info)
-    executor = executor or make_executor(suite.executor.kind, suite.executor.workers)
-    report = RunReport(store.root)
-    log.info("run folder %s: %d prompts x %d samples x %d generators, %d metrics",
-             store.root, len(resolved.prompts), suite.samples_per_prompt,
-             len(plan.generators), len(plan.clip_metrics) + len(plan.set_metrics))
+    store.check_folder()  # a foreign folder is refused before a lock file is put in it
+    try:
+        with RunLock(store.root):
+            # Read again under the lock: a run that held it until now may have added clips.
+            _refuse_conflicting_clips(plan, store)
+            store.open(run_info)
+            executor = executor or make_executor(suite.executor.kind, suite.executor.workers)
+            report = RunReport(store.root)
+            log.info("run folder %s: %d prompts x %d samples x %d generators, %d metrics",
+                     store.root, len(resolved.prompts), suite.samples_per_prompt,
+                     len(plan.generators), len(plan.clip_metrics) + len(plan.set_metrics))
 
-    _generate(plan, store, executor, report, progress)
-    _warn_duplicates(plan, store)
-    _score(plan, store, executor, report, progress)
-    _score_sets(plan, store, report)
-    for label in plan.generators:
-        report.summaries[label] = write_summary(plan, store, label, run_info)
+            _generate(plan, store, executor, report, progress)
+            _warn_duplicates(plan, store)
+            _score(plan, store, executor, report, progress)
+            _score_sets(plan, store, report)
+            for label in plan.generators:
+                report.summaries[label] = write_summary(plan, store, label, run_info)
+    except OSError as exc:
+        if storage_error(exc, store.root):
+            raise RunStorageError(store.root, exc) from exc
+        raise
     return report
 
 

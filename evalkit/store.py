@@ -27,6 +27,7 @@ from typing import Any
 
 from evalkit.errors import ConfigError
 from evalkit.jsonutil import json_default
+from evalkit.runlock import LOCK_FILE
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +80,22 @@ class RunStore:
         Whether existing clips may be reused is decided per item by the runner (same seed,
         same generator options), so a run can be extended with more prompts or samples.
         """
+        self.check_folder()
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.run_file, run_info)
+
+    def check_folder(self) -> None:
+        """Refuse a folder that is neither absent, empty, nor an evalkit run folder."""
         if self.run_file.exists():
             try:
                 json.loads(self.run_file.read_text())
             except (OSError, json.JSONDecodeError) as exc:
                 raise ConfigError(f"{self.run_file}: unreadable run file ({exc})") from None
-        elif self.root.exists() and any(self.root.iterdir()):
+        elif self.root.exists() and any(p.name != LOCK_FILE for p in self.root.iterdir()):
             raise ConfigError(
                 f"output folder '{self.root}' is not empty and holds no evalkit run; "
                 "use --out to choose another folder"
             )
-        self.root.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.run_file, run_info)
 
     def clip_file(self, record: dict[str, Any]) -> Path:
         """The clip of a generation record (paths are stored relative to the run folder)."""
