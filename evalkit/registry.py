@@ -35,6 +35,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "world": "evalkit.generators.world:WorldGenerator",
         "folder": "evalkit.generators.folder:FolderGenerator",
         "reference": "generator.plugin:ReferenceGenerator",
+        "diffusers": "evalkit.generators.diffusers_pipeline:DiffusersGenerator",
     },
     "metric": {
         "temporal_flickering": "evalkit.metrics.flicker:TemporalFlickering",

@@ -534,7 +534,10 @@ def _generate(plan: Plan, store: RunStore, executor: Executor, report: RunReport
                 report.clips_reused += 1
             else:
                 missing.append(request)
-        batch = max(1, int(getattr(registry.load("generator", spec.name), "batch_size", 1)))
+        # A generator whose batch size is an option (diffusers: what fits the GPU) says so in
+        # its options; others declare it on the class.
+        batch = max(1, int(spec.options.get("batch_size")
+                           or getattr(registry.load("generator", spec.name), "batch_size", 1)))
         for i in range(0, len(missing), batch):
             chunk = tuple(missing[i: i + batch])
             paths = tuple(store.clip_relpath(label, r.prompt_id, r.sample) for r in chunk)
