@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 DTypeName = Literal["auto", "float32", "float16", "bfloat16"]
 
-__all__ = ["DTypeName", "resolve_device", "resolve_dtype"]
+__all__ = ["DTypeName", "metric_device", "resolve_device", "resolve_dtype"]
 
 
 def resolve_device(spec: str | None = "auto") -> torch.device:
@@ -55,6 +55,23 @@ def resolve_device(spec: str | None = "auto") -> torch.device:
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ValueError(f"device '{spec}': only {torch.cuda.device_count()} CUDA GPU(s)")
     return device
+
+
+def metric_device(spec: str | None = "auto") -> str:
+    """The device a metric's network runs on, as a string (``"cpu"``, ``"cuda"``, ...).
+
+    On a CUDA device this also turns TF32 off for cuDNN convolutions and matmuls in this
+    process: PyTorch lets cuDNN use TF32 (10-bit mantissa) for float32 convolutions by default
+    on Ampere and later, which would make I3D features, and so FVD, depend on the GPU type.
+    Metrics are float32, really.
+    """
+    device = resolve_device(spec)
+    if device.type == "cuda":
+        import torch
+
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return str(device)
 
 
 def resolve_dtype(name: DTypeName | str, device: torch.device) -> torch.dtype:

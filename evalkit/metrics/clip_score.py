@@ -57,7 +57,7 @@ class ClipScoreOptions(BaseModel):
     model: str = Field(DEFAULT_MODEL, description="hub id or local folder of a transformers CLIP model")
     convention: Convention = "torchmetrics"
     frames: int | None = Field(8, ge=1, description="evenly spaced frames per clip (None: all)")
-    device: str = "cpu"
+    device: str = Field("auto", description="auto (cuda, mps, cpu), cpu, cuda, cuda:1; float32")
     local_files_only: bool | None = Field(None, description="None: follow HF_HUB_OFFLINE")
 
 

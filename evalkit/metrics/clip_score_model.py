@@ -119,8 +119,10 @@ def _load_cached(name: str, device: str, local_files_only: bool | None) -> Loade
 
 def load_clip(name: str | Path = DEFAULT_MODEL, device: str = "cpu", local_files_only: bool | None = None) -> LoadedCLIP:
     """CLIP from a hub id or a local folder (cached per process)."""
+    from evalkit.devices import metric_device
+
     key = str(Path(name).expanduser().resolve()) if Path(name).expanduser().is_dir() else str(name)
-    return _load_cached(key, str(device), local_files_only)
+    return _load_cached(key, metric_device(str(device)), local_files_only)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ class EvaluatorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     weights: Path | None = Field(None, description="evaluator checkpoint (default: the bundled one)")
-    device: str = "cpu"
+    device: str = Field("auto", description="auto (cuda, mps, cpu), cpu, cuda, cuda:1; float32")
 
 
 class RPrecisionOptions(EvaluatorOptions):

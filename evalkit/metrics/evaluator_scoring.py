@@ -117,8 +117,10 @@ def _cached(path: str, device: str) -> Evaluator:
 
 def load_evaluator(weights: str | Path | None = None, device: str = "cpu") -> Evaluator:
     """The bundled evaluator (or the checkpoint at ``weights``); cached per process."""
+    from evalkit.devices import metric_device
+
     path = Path(weights).expanduser().resolve() if weights else BUNDLED_WEIGHTS
-    return _cached(str(path), str(device))
+    return _cached(str(path), metric_device(str(device)))
 
 
 def heldout_r_precision(evaluator: Evaluator, n: int = 512, seed: int = 0, k: int = 32) -> dict[str, float]:

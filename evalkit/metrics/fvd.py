@@ -108,7 +108,7 @@ class VideoDistanceOptions(BaseModel):
     frames: int = Field(16, ge=9, le=1024, description="i3d: frames per video")
     weights: Path | None = Field(None, description="backbone weights file (default: the installed ones)")
     allow_unequal_n: bool = Field(False, description="compute FVD although the sets differ in size")
-    device: str = "cpu"
+    device: str = Field("auto", description="auto (cuda, mps, cpu), cpu, cuda, cuda:1; float32")
     batch_size: int = Field(8, ge=1)
     kvd_subsets: int = Field(100, ge=1)
     kvd_subset_size: int = Field(1000, ge=2)

@@ -47,7 +47,7 @@ def _add_backbone_args(p: argparse.ArgumentParser) -> None:
                    help="backbone weights (default: the installed i3d-kinetics-400.ckpt)")
     p.add_argument("--seed", type=int, default=0, help="seed of random windows (cdfvd) and KVD subsets")
     p.add_argument("--recursive", action="store_true", help="also look in subfolders")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, ...")
     p.add_argument("--batch-size", type=int, default=8)
 
 

@@ -223,7 +223,9 @@ def build_backbone(name: str, weights: str | Path | None = None, device: str = "
     """
     get_protocol(protocol)  # a one-line error for a bad name, before any loading
     path = str(Path(weights).expanduser().resolve()) if weights is not None else None
-    backbone = _build(name, path, str(device), batch_size, protocol, num_frames, seed)
+    from evalkit.devices import metric_device
+
+    backbone = _build(name, path, metric_device(str(device)), batch_size, protocol, num_frames, seed)
     if isinstance(backbone, I3DBackbone):
         backbone.reset_rng()
     return backbone
