@@ -62,11 +62,20 @@ class PromptItem(_Strict):
     id: str | None = None
     scene: SceneSpec | None = None
     probe: str | None = None
+    #: VBench's dimensions this prompt is meant for, and its auxiliary_info (from an import of
+    #: VBench_full_info.json), kept with the run's config for the metrics that need them.
+    dimensions: list[str] | None = None
+    auxiliary_info: dict[str, Any] | None = None
 
 
 class PromptsFromFile(_Strict):
+    """Prompts from a file: plain text (one prompt per line, ``#`` comments), a YAML/JSON list of
+    prompts, or VBench's ``VBench_full_info.json`` (``dimensions`` picks some of its dimensions).
+    """
+
     file: Path
     limit: int | None = Field(default=None, ge=1)
+    dimensions: list[str] | None = Field(default=None, min_length=1)
 
 
 class PromptsBuiltin(_Strict):
@@ -333,7 +342,7 @@ def _resolve_prompts(suite: Suite, base_dir: Path, label: str) -> list[PromptIte
         items = BUILTIN_SUITES[spec.builtin].prompts()
     elif isinstance(spec, PromptsFromFile):
         file = spec.file if spec.file.is_absolute() else base_dir / spec.file
-        items = _read_prompt_file(file, label)
+        items = _read_prompt_file(file, label, spec.dimensions)
     else:
         entries = spec.inline if isinstance(spec, PromptsInline) else spec
         items = [PromptItem(text=e) if isinstance(e, str) else e for e in entries]
@@ -352,11 +361,13 @@ def _resolve_prompts(suite: Suite, base_dir: Path, label: str) -> list[PromptIte
     return resolved
 
 
-def _read_prompt_file(file: Path, label: str) -> list[PromptItem]:
+def _read_prompt_file(file: Path, label: str,
+                      dimensions: list[str] | None = None) -> list[PromptItem]:
     if not file.is_file():
         raise ConfigError(f"{label}: prompts.file: file '{file}' does not exist")
     try:
-        text = file.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Windows editors) is not part of the first prompt
+        text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{label}: prompts.file: cannot read '{file}': {exc}") from None
     if file.suffix.lower() in (".yaml", ".yml", ".json"):
@@ -366,6 +377,12 @@ def _read_prompt_file(file: Path, label: str) -> list[PromptItem]:
             raise ConfigError(f"{label}: prompts.file: '{file}' is not valid YAML/JSON") from None
         if not isinstance(data, list):
             raise ConfigError(f"{label}: prompts.file: '{file}' must hold a list of prompts")
+        if data and all(isinstance(e, dict) and _VBENCH_KEYS & set(e) for e in data):
+            return _vbench_prompts(data, file, label, dimensions)
+    if dimensions is not None:
+        raise ConfigError(f"{label}: prompts.dimensions: only a VBench_full_info.json file has "
+                          f"dimensions; '{file}' is a plain prompt list")
+    if file.suffix.lower() in (".yaml", ".yml", ".json"):
         try:
             return [
                 PromptItem(text=e) if isinstance(e, str) else PromptItem.model_validate(e)
@@ -377,6 +394,51 @@ def _read_prompt_file(file: Path, label: str) -> list[PromptItem]:
             ) from None
     lines = (line.strip() for line in text.splitlines())
     return [PromptItem(text=line) for line in lines if line and not line.startswith("#")]
+
+
+_VBENCH_KEYS = {"prompt_en", "prompt"}
+
+
+def _vbench_prompts(data: list[dict[str, Any]], file: Path, label: str,
+                    dimensions: list[str] | None) -> list[PromptItem]:
+    """Entries of VBench's ``VBench_full_info.json``: ``{"prompt_en": ..., "dimension": [...],
+    "auxiliary_info": {...}}``, filtered to ``dimensions`` when given (in the file's order).
+
+    A prompt listed under several entries (VBench repeats none, other exports do) is kept once,
+    with the union of its dimensions.
+    """
+    by_text: dict[str, PromptItem] = {}
+    for n, entry in enumerate(data):
+        text = entry.get("prompt_en", entry.get("prompt"))
+        dims = entry.get("dimension", [])
+        dims = [dims] if isinstance(dims, str) else dims
+        if not isinstance(text, str) or not text.strip() or not isinstance(dims, list):
+            raise ConfigError(f"{label}: prompts.file '{file}': entry {n} needs a 'prompt_en' "
+                              "text and a 'dimension' list (VBench_full_info.json format)")
+        text = text.strip()
+        aux = entry.get("auxiliary_info") if isinstance(entry.get("auxiliary_info"), dict) \
+            else None
+        item = by_text.get(text)
+        if item is None:
+            by_text[text] = PromptItem(text=text, dimensions=[str(d) for d in dims],
+                                       auxiliary_info=aux)
+        else:
+            have = item.dimensions or []
+            item.dimensions = [*have, *(str(d) for d in dims if str(d) not in have)]
+            if aux:
+                item.auxiliary_info = {**(item.auxiliary_info or {}), **aux}
+    items = list(by_text.values())
+    if dimensions is None:
+        return items
+    known = sorted({d for item in items for d in item.dimensions or []})
+    for name in dimensions:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{label}: prompts.dimensions: '{name}' is not a dimension of "
+                              f"'{file}'{hint}; it has: {', '.join(known)}")
+    wanted = set(dimensions)
+    return [item for item in items if wanted & set(item.dimensions or [])]
 
 
 # ----------------------------------------------------------------------------------------------
