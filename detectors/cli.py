@@ -23,8 +23,6 @@ log = logging.getLogger("detectors")
 __all__ = ["add_detector_commands", "build_parser", "main"]
 
 DEFAULT_HOST = "127.0.0.1"
-#: Frames read for the provenance watermark (the reference generator's clips are 16 frames).
-MARK_FRAMES = 64
 API_KEY_ENV = "EVALKIT_API_KEY"
 
 
@@ -53,10 +51,29 @@ def _load_detector(path: str | None) -> Any:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    """One JSON line per file: probability, label, segments, provenance (or an error)."""
-    from evalkit.provenance import read_marks
+    """One JSON line per file in the API's response shape (:mod:`detectors.analysis`).
+
+    Every file's header is checked before the model is loaded: a missing file, one that is not a
+    video or one over ``--max-frames`` / ``--max-duration-s`` is bad input (one line on stderr
+    each, exit 2, nothing scored). A file that fails later, while decoding, gets a JSON line with
+    ``"status": "unable_to_evaluate"`` and its reason, and the exit code is 1.
+    """
+    from detectors.analysis import Limits, analyse_file, check_video, unable_to_evaluate
     from evalkit.video import VideoReadError
 
+    limits = Limits(max_frames=args.max_frames, max_duration_s=args.max_duration_s)
+    infos: dict[str, Any] = {}
+    bad = 0
+    for name in args.files:
+        try:
+            infos[name] = check_video(name, limits)
+        except VideoReadError as exc:
+            print(f"evalkit: error: {exc}", file=sys.stderr)
+            bad += 1
+    if bad:
+        print(f"evalkit: error: {bad} of {len(args.files)} file(s) cannot be analysed; nothing "
+              f"was scored", file=sys.stderr)
+        return 2
     _threads(getattr(args, "threads", None))
     model = _load_detector(args.model)
     if model is None:
@@ -64,34 +81,30 @@ def cmd_detect(args: argparse.Namespace) -> int:
     failed = 0
     for name in args.files:
         try:
-            # The detector streams the file (windows over the whole duration, decoded one frame
-            # at a time); the provenance marks need only the clip's first frames.
-            pred = model.predict_file(name)
-            marks = read_marks(name, max_frames=min(args.max_frames, MARK_FRAMES))
+            result = analyse_file(name, model, limits=limits, info=infos[name],
+                                  trust_anchors=args.c2pa_trust_anchors)
         except VideoReadError as exc:
-            print(json.dumps({"file": name, "error": str(exc)}), flush=True)
+            print(json.dumps(unable_to_evaluate(str(exc), file=name)), flush=True)
             failed += 1
             continue
-        print(json.dumps({
-            "file": name, "model_version": model.version,
-            "ai_generated_probability": pred.probability,
-            "label": pred.label(model.thresholds), "thresholds": model.thresholds,
-            "segments": [vars(s) for s in pred.segments],
-            "provenance": {"metadata_label": marks["metadata_label"],
-                           "watermark": marks["watermark"]},
-        }), flush=True)
+        result.pop("timing", None)
+        print(json.dumps({"file": name, **result}), flush=True)
     return 1 if failed else 0
 
 
 def cmd_provenance(args: argparse.Namespace) -> int:
-    """One JSON line per file: the metadata label and the watermark test."""
+    """One JSON line per file: C2PA Content Credentials, the watermark test and the legacy
+    metadata label."""
+    from evalkit.content_credentials import read_content_credentials
     from evalkit.provenance import read_marks
-    from evalkit.video import VideoReadError
+    from evalkit.video import VideoReadError, probe_video
 
     failed = 0
     for name in args.files:
         try:
-            print(json.dumps({"file": name, **read_marks(name)}), flush=True)
+            info = probe_video(name)
+            c2pa = read_content_credentials(name, container_format=info.format)
+            print(json.dumps({"file": name, "c2pa": c2pa, **read_marks(name)}), flush=True)
         except VideoReadError as exc:
             print(json.dumps({"file": name, "error": str(exc)}), flush=True)
             failed += 1
@@ -119,7 +132,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     key = os.environ.get(args.api_key_env) or None
     settings = Settings(model_path=args.model, api_key=key,
                         max_upload_bytes=int(args.max_upload_mb * (1 << 20)),
-                        max_frames=args.max_frames, max_duration_s=args.max_duration_s)
+                        max_frames=args.max_frames, max_duration_s=args.max_duration_s,
+                        max_concurrent_analyses=args.max_concurrent,
+                        upload_idle_timeout_s=args.upload_idle_timeout_s,
+                        c2pa_trust_anchors=args.c2pa_trust_anchors)
     log.info("serving on http://%s:%d (API key %s)", args.host, args.port,
              "required" if key else "not required")
     serve(settings, host=args.host, port=args.port)
@@ -210,12 +226,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _add_detect(sub: Any) -> None:
-    p = sub.add_parser("detect", help="P(AI-generated) of video files (JSON lines)",
-                       description="Print one JSON line per file: probability, label, "
-                                   "per-window segments and provenance marks.")
+    p = sub.add_parser("detect", help="is a video AI-generated? (JSON lines: label, evidence, segments)",
+                       description="Print one JSON line per file, in the API's response shape: "
+                                   "label and the evidence that decided it (C2PA Content "
+                                   "Credentials, the evalkit watermark, the classifier), "
+                                   "probability, per-window segments. Exit 2 on bad input "
+                                   "(checked before the model loads), 1 if a file fails while "
+                                   "decoding.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--model", help="detector weights (default: the shipped detector)")
-    p.add_argument("--max-frames", type=int, default=1024, help="frames read per file")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="refuse files with more frames (default: no limit; memory does not grow "
+                        "with length)")
+    p.add_argument("--max-duration-s", type=float, default=None,
+                   help="refuse files longer than this (default: no limit)")
+    p.add_argument("--c2pa-trust-anchors", default=None, metavar="PEM",
+                   help="trusted C2PA root certificates (default: $EVALKIT_C2PA_TRUST_ANCHORS; "
+                        "without them a valid signature reads as 'valid', not 'trusted')")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: fastest on shared cores)")
     p.set_defaults(func=cmd_detect)
@@ -233,6 +260,12 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--max-upload-mb", type=float, default=64.0)
     p.add_argument("--max-frames", type=int, default=2000)
     p.add_argument("--max-duration-s", type=float, default=300.0)
+    p.add_argument("--max-concurrent", type=int, default=2,
+                   help="uploads analysed at once (default 2; each needs about 250 MB)")
+    p.add_argument("--upload-idle-timeout-s", type=float, default=30.0,
+                   help="answer 408 when an upload sends nothing for this long (default 30)")
+    p.add_argument("--c2pa-trust-anchors", default=None, metavar="PEM",
+                   help="trusted C2PA root certificates (default: $EVALKIT_C2PA_TRUST_ANCHORS)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: fastest on shared cores)")
     p.set_defaults(func=cmd_serve)

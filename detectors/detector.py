@@ -151,7 +151,9 @@ class Detector:
         """Probability that ``clip`` (a Clip, or uint8 ``(T, H, W, 3)`` frames) is AI-made."""
         frames = clip.frames if isinstance(clip, Clip) else np.asarray(clip)
         rate = float(clip.fps) if isinstance(clip, Clip) else float(fps or 8.0)
-        work = to_working(frames, WORK_SIZE)
+        return self._predict_working(to_working(frames, WORK_SIZE), rate)
+
+    def _predict_working(self, work: np.ndarray, rate: float) -> Prediction:
         spans = windows(len(work), WINDOW)
         batch = []
         for s, e in spans:
@@ -167,10 +169,16 @@ class Detector:
                           {"spatial": float(mean_z[0, 0]), "temporal": float(mean_z[0, 1])})
 
     def predict_file(self, path: str | Path, **limits: Any) -> Prediction:
-        """:meth:`predict` of a decoded video file (``limits``: as ``read_video``'s)."""
-        from evalkit.video import read_video
+        """:meth:`predict` of a video file, decoded as a stream: each frame is brought to the
+        working size as it arrives (the crop and resize are per frame, so the result is the
+        same), and memory holds one full-size frame (``limits``: as ``read_video``'s)."""
+        from evalkit.video import iter_video_frames, probe_video
 
-        return self.predict(read_video(path, **limits))
+        fps = probe_video(path).fps
+        work = [to_working(frame[None], WORK_SIZE)[0] for frame in iter_video_frames(path, **limits)]
+        if not work:
+            raise ValueError("no frames to score")
+        return self._predict_working(np.stack(work), fps)
 
     def predict_proba(self, clips: np.ndarray) -> np.ndarray:
         """Probabilities ``(N,)`` of working-size clips ``(N, T, S, S, 3)`` (one window each)."""

@@ -98,19 +98,26 @@ def window_plan(num_frames: int, fps: float, max_windows: int = 8) -> list[tuple
     return [(int(s), stride) for s in sorted(set(starts.tolist()))]
 
 
+def normalise_frame(frame: np.ndarray) -> np.ndarray:
+    """One uint8 ``(H, W, 3)`` frame → uint8 ``(224, 224, 3)``: central 80 % square, antialiased
+    resize. Applied as each frame is decoded, so a window never holds full-size frames."""
+    h, w = frame.shape[:2]
+    side = max(1, int(round(min(h, w) * CROP_FRACTION)))
+    top, left = (h - side) // 2, (w - side) // 2
+    x = torch.from_numpy(np.ascontiguousarray(frame[top : top + side, left : left + side]))
+    x = x.permute(2, 0, 1).unsqueeze(0).float()
+    if side != SIZE:
+        x = F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", antialias=side > SIZE, align_corners=False)
+    return x[0].round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
 def normalise_window(frames: list[np.ndarray] | np.ndarray) -> np.ndarray:
-    """Up to 16 uint8 ``(H, W, 3)`` frames → uint8 ``(16, 224, 224, 3)``: central 80 % square,
-    antialiased resize; a short window is padded with its last frame."""
-    out = []
-    for frame in frames:
-        h, w = frame.shape[:2]
-        side = max(1, int(round(min(h, w) * CROP_FRACTION)))
-        top, left = (h - side) // 2, (w - side) // 2
-        x = torch.from_numpy(np.ascontiguousarray(frame[top : top + side, left : left + side]))
-        x = x.permute(2, 0, 1).unsqueeze(0).float()
-        if side != SIZE:
-            x = F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", antialias=side > SIZE, align_corners=False)
-        out.append(x[0].round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy())
+    """Up to 16 uint8 ``(H, W, 3)`` frames → uint8 ``(16, 224, 224, 3)``
+    (:func:`normalise_frame` each); a short window is padded with its last frame."""
+    return _pad_window([normalise_frame(frame) for frame in frames])
+
+
+def _pad_window(out: list[np.ndarray]) -> np.ndarray:
     if not out:
         raise ValueError("a window needs at least one frame")
     while len(out) < WINDOW:
@@ -118,27 +125,79 @@ def normalise_window(frames: list[np.ndarray] | np.ndarray) -> np.ndarray:
     return np.stack(out[:WINDOW])
 
 
-def read_windows(open_frames: Callable[[int], Iterable[np.ndarray]], plan: list[tuple[int, int]]
+def read_windows(open_frames: Callable[[int, int], Iterable[np.ndarray]], plan: list[tuple[int, int]]
                  ) -> list[np.ndarray]:
-    """Normalised windows of a video, decoding from each window's start (``open_frames(start)``
-    gives frames from that index, e.g. a seeking file reader); only the window's frames are kept."""
+    """Normalised windows of a video: ``open_frames(start, stride)`` gives the frames
+    ``start, start + stride, ...`` (a slice of an array, or a seeking file reader that converts
+    only those frames); the first 16 are kept. Each is normalised as it arrives, so memory holds
+    one decoded frame and the small windows, whatever the resolution."""
     windows = []
     for start, stride in plan:
-        picked = []
-        iterator = iter(open_frames(start))
+        picked: list[np.ndarray] = []
+        iterator = iter(open_frames(start, stride))
         try:
-            for i, frame in enumerate(iterator):
-                if i % stride == 0:
-                    picked.append(frame)
-                    if len(picked) == WINDOW:
-                        break
+            for frame in iterator:
+                picked.append(normalise_frame(frame))
+                del frame  # the decoder's next frame must not meet this one in memory
+                if len(picked) == WINDOW:
+                    break
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
         if picked:
-            windows.append(normalise_window(picked))
+            windows.append(_pad_window(picked))
     return windows
+
+
+def wanted_frames(plan: list[tuple[int, int]]) -> dict[int, list[int]]:
+    """Frame index → the windows of ``plan`` that take it."""
+    wanted: dict[int, list[int]] = {}
+    for w, (start, stride) in enumerate(plan):
+        for k in range(WINDOW):
+            wanted.setdefault(start + k * stride, []).append(w)
+    return wanted
+
+
+def read_windows_one_pass(frames: Iterable[np.ndarray], plan: list[tuple[int, int]],
+                          *, given_only_wanted: bool = False) -> list[np.ndarray]:
+    """:func:`read_windows` in one pass over ``frames`` (all frames from 0, or, with
+    ``given_only_wanted``, only the :func:`wanted_frames` in order). For streams that cannot seek
+    (GIFs) and for clips so short that seeking to each window would decode more than one pass."""
+    wanted = wanted_frames(plan)
+    order = sorted(wanted)
+    picked: list[list[np.ndarray]] = [[] for _ in plan]
+    iterator = iter(frames)
+    try:
+        for i, frame in enumerate(iterator):
+            index = order[i] if given_only_wanted else i
+            if index in wanted:
+                small = normalise_frame(frame)
+                for w in wanted[index]:
+                    picked[w].append(small)
+            del frame
+            if index >= order[-1]:
+                break
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+    return [_pad_window(p) for p in picked if p]
+
+
+def read_file_windows(video: Any, info: Any, num_frames: int, plan: list[tuple[int, int]],
+                      **limits: Any) -> list[np.ndarray]:
+    """The windows of a video file: one pass when the stream cannot seek (GIF) or when the
+    windows cover at least half the clip (seeking would decode more: each seek starts at a key
+    frame, up to hundreds of frames earlier); otherwise a seek per window. Either way only the
+    frames a window takes are converted to RGB."""
+    span = sum((WINDOW - 1) * stride + 1 for _, stride in plan)
+    if info.codec == "gif" or 2 * span >= num_frames:
+        wanted = wanted_frames(plan)
+        return read_windows_one_pass(video.iter_frames(0, only=frozenset(wanted), **limits), plan,
+                                     given_only_wanted=True)
+    return read_windows(lambda start, stride: video.iter_frames(
+        start, only=range(0, WINDOW * stride, stride), **limits), plan)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -209,9 +268,11 @@ class FeatureExtractor:
         model: an :class:`~evalkit.metrics.i3d.InceptionI3d` with DeepMind's weights (a
             batch-norm-fused ``channels_last_3d`` copy is used).
         weights: its :class:`~evalkit.metrics.i3d.I3DWeights` (recorded with the detector).
+        batch_size: windows per forward pass. 2 keeps the pass at about +270 MB (8: +640 MB,
+            measured on CPU) at the same speed, which is what lets the API bound its memory.
     """
 
-    def __init__(self, model: torch.nn.Module, weights: Any = None, batch_size: int = 8) -> None:
+    def __init__(self, model: torch.nn.Module, weights: Any = None, batch_size: int = 2) -> None:
         import copy
 
         model = copy.deepcopy(model).eval()
@@ -412,14 +473,14 @@ class ProbeDetector:
         frames = clip.frames if isinstance(clip, Clip) else np.asarray(clip)
         rate = float(clip.fps) if isinstance(clip, Clip) else float(fps or TARGET_FPS)
         plan = window_plan(len(frames), rate, self.max_windows)
-        return self._predict(read_windows(lambda start: frames[start:], plan), plan, rate)
+        return self._predict(read_windows(lambda start, stride: frames[start::stride], plan), plan, rate)
 
     def predict_file(self, path: str | Path, **limits: Any) -> Any:
         """:meth:`predict` of a video file, decoded as a stream (``limits``: as ``read_video``'s)."""
         from evalkit.video import VideoFile, probe_video
 
         video = VideoFile(Path(path))
-        fps = probe_video(video.path).fps
-        plan = window_plan(video.count_frames(), fps, self.max_windows)
-        windows = read_windows(lambda start: video.iter_frames(start, **limits), plan)
-        return self._predict(windows, plan, fps)
+        info = probe_video(video.path)
+        total = video.count_frames()
+        plan = window_plan(total, info.fps, self.max_windows)
+        return self._predict(read_file_windows(video, info, total, plan, **limits), plan, info.fps)

@@ -154,14 +154,14 @@ CONDITIONS = ("h264_crf23", "h264_crf28", "h264_crf35", "resize_0.5", "crop_0.75
 
 
 def _clip_windows(entry: ClipEntry, max_windows: int) -> tuple[list[np.ndarray], float, int]:
-    from detectors.probe import read_windows, window_plan
+    from detectors.probe import read_file_windows, window_plan
     from evalkit.video import VideoFile, probe_video
 
     info = probe_video(entry.path)
     vf = VideoFile(Path(entry.path))
     total = vf.count_frames()
     plan = window_plan(total, info.fps, max_windows)
-    return read_windows(vf.iter_frames, plan), info.fps, total
+    return read_file_windows(vf, info, total, plan), info.fps, total
 
 
 def _condition_windows(entry: ClipEntry, condition: str) -> list[np.ndarray]:
@@ -173,7 +173,7 @@ def _condition_windows(entry: ClipEntry, condition: str) -> list[np.ndarray]:
     frames = read_video(entry.path, first_frames=(WINDOW - 1) * window_stride(fps) + 1).frames
     frames, fps = _clip_condition(condition)(frames, fps)
     plan = window_plan(len(frames), fps, 1)
-    return read_windows(lambda start: frames[start:], plan)
+    return read_windows(lambda start, stride: frames[start::stride], plan)
 
 
 def cmd_features(args: argparse.Namespace) -> None:

@@ -41,6 +41,7 @@ import functools
 import hashlib
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -243,9 +244,38 @@ def embed_watermark(frames: np.ndarray, payload: int,
     return out
 
 
-def detect_watermark(frames: np.ndarray, config: WatermarkConfig = DEFAULT_CONFIG
-                     ) -> dict[str, Any]:
-    """Look for the watermark in ``(T, H, W, 3)`` uint8 frames (any size; resizes are fine).
+def _frame_cells(frame: np.ndarray, grid: int, rows: int = 128) -> np.ndarray:
+    """``(grid, grid)`` area means of one ``(H, W, 3)`` uint8 frame's BT.601 luma, computed in
+    strips of ``rows`` rows so that a 4K frame never exists in float64 (200 MB) at once."""
+    h, w = frame.shape[:2]
+    a_h, a_w = _area_matrix(h, grid), _area_matrix(w, grid)
+    cells = np.zeros((grid, grid))
+    for top in range(0, h, rows):
+        strip = frame[top:top + rows].astype(np.float64)
+        luma = 0.299 * strip[..., 0] + 0.587 * strip[..., 1] + 0.114 * strip[..., 2]
+        cells += a_h[:, top:top + rows] @ luma @ a_w.T
+    return cells
+
+
+def _measure_stream(frames: Iterable[np.ndarray], grid: int) -> np.ndarray:
+    """:func:`_measure` of frames that arrive one at a time (``(H, W, 3)`` uint8): the cell
+    means are linear in the luma, so the time mean of per-frame cell means is the cell mean of
+    the time-mean luma, and memory holds one frame (and a strip of it in float)."""
+    total: np.ndarray | None = None
+    count = 0
+    for frame in frames:
+        cells = _frame_cells(frame, grid)
+        total = cells if total is None else total + cells
+        count += 1
+    if total is None:
+        raise ValueError("no frames to measure")
+    return _highpass(total / count).ravel()
+
+
+def detect_watermark(frames: np.ndarray | Iterable[np.ndarray],
+                     config: WatermarkConfig = DEFAULT_CONFIG) -> dict[str, Any]:
+    """Look for the watermark in ``(T, H, W, 3)`` uint8 frames, or an iterable of ``(H, W, 3)``
+    frames consumed one at a time (any size; resizes are fine).
 
     Returns ``{"scheme", "detected", "p_value", "score", "payload", "payload_hex",
     "sync_mean"}``: ``score`` is the t statistic, ``sync_mean`` the mean signed sync
@@ -254,7 +284,10 @@ def detect_watermark(frames: np.ndarray, config: WatermarkConfig = DEFAULT_CONFI
     from scipy import stats
 
     sync, pay = _basis(config.cache_key())
-    y = _measure(frames, config.grid)
+    if isinstance(frames, np.ndarray):
+        y = _measure(frames, config.grid)
+    else:
+        y = _measure_stream(frames, config.grid)
     v, c_pay = sync @ y, pay @ y
     sd = float(v.std(ddof=1))
     if sd <= 1e-9:  # a flat clip: no evidence either way
@@ -303,20 +336,24 @@ def mark_clip(clip: Clip, *, generator: str, version: str,
 
 
 def read_marks(clip_or_path: Clip | str | os.PathLike[str], *,
-               max_frames: int | None = 1024) -> dict[str, Any]:
+               max_frames: int | None = 1024, **limits: Any) -> dict[str, Any]:
     """Both provenance marks of a clip or a video file.
 
     Returns ``{"metadata_label": dict | None, "watermark": {"detected", "p_value", "payload",
     "payload_hex", "score", "sync_mean", "scheme"}}``. ``metadata_label`` is the stored label
-    (None when the file has none). Files are read with :func:`evalkit.video.read_video`
-    (``VideoReadError`` on a bad file), at most ``max_frames`` frames.
+    (None when the file has none; an unsigned record that anyone can write: evidence of
+    provenance comes from C2PA, :mod:`evalkit.content_credentials`, and the watermark). Files
+    are decoded as a stream (one frame in memory, ``VideoReadError`` on a bad file), at most
+    ``max_frames`` frames; ``limits`` go to :func:`evalkit.video.iter_video_frames`.
     """
     if isinstance(clip_or_path, Clip):
-        clip = clip_or_path
+        label = clip_or_path.metadata.get(_LABEL_KEY)
+        watermark = detect_watermark(clip_or_path.frames)
     else:
-        from evalkit.video import read_video
+        from evalkit.video import iter_video_frames, probe_video
 
-        clip = read_video(Path(clip_or_path), first_frames=max_frames)
-    label = clip.metadata.get(_LABEL_KEY)
+        path = Path(clip_or_path)
+        label = probe_video(path).metadata.get(_LABEL_KEY)
+        watermark = detect_watermark(iter_video_frames(path, first_frames=max_frames, **limits))
     return {"metadata_label": dict(label) if isinstance(label, dict) else None,
-            "watermark": detect_watermark(clip.frames)}
+            "watermark": watermark}

@@ -28,7 +28,7 @@ import logging
 import math
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +238,7 @@ def iter_video_frames(
     max_duration_s: float | None = None,
     first_frames: int | None = None,
     start_frame: int = 0,
+    only: Container[int] | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode a video one frame at a time: uint8 ``(H, W, 3)`` RGB frames, turned upright.
 
@@ -254,6 +255,9 @@ def iter_video_frames(
             undecoded into RGB; where seeking is not possible (no time stamps, a gif) it decodes
             from the start and skips. The end-of-stream checks are skipped for such a stream.
             ``first_frames`` and ``max_frames`` count from ``start_frame``.
+        only: give only the frames with these indices (counted from ``start_frame``); the others
+            are decoded (a decoder cannot skip them) but not converted to RGB, which is most of
+            the cost of a frame that is not needed. Limits still count every frame.
 
     Raises:
         VideoReadError: as :func:`read_video`, at the frame where the problem shows.
@@ -270,11 +274,11 @@ def iter_video_frames(
         target = _start_pts(path, start_frame) if start_frame else None
         if target is not None:
             try:
-                yield from _stream_frames(path, limits, seek_pts=target)
+                yield from _stream_frames(path, limits, seek_pts=target, only=only)
                 return
             except _SeekFailed:
                 logger.debug("%s: seeking to frame %d failed; decoding from the start", path, start_frame)
-        yield from _stream_frames(path, limits, skip_frames=start_frame)
+        yield from _stream_frames(path, limits, skip_frames=start_frame, only=only)
     except (VideoReadError, GeneratorExit):
         raise
     except MemoryError as exc:
@@ -300,7 +304,7 @@ def _start_pts(path: Path, start_frame: int) -> int | None:
 
 
 def _stream_frames(path: Path, limits: dict[str, Any], *, seek_pts: int | None = None,
-                   skip_frames: int = 0) -> Iterator[np.ndarray]:
+                   skip_frames: int = 0, only: Container[int] | None = None) -> Iterator[np.ndarray]:
     with _open_input(path) as container:
         stream = _video_stream(container, path)
         header = _read_header(container, stream, path)
@@ -309,11 +313,11 @@ def _stream_frames(path: Path, limits: dict[str, Any], *, seek_pts: int | None =
         if seek_pts is not None:
             container.seek(seek_pts, backward=True, any_frame=False, stream=stream)
         state = _DecodeState()
-        quarter = 0
+        quarter: int | None = None
         for rgb in _iter_rgb(container, stream, header, path, state, max_frames=limits["max_frames"],
                              max_duration_s=limits["max_duration_s"], first_frames=limits["first_frames"],
-                             seek_pts=seek_pts, skip_frames=skip_frames):
-            if state.n == 1:
+                             seek_pts=seek_pts, skip_frames=skip_frames, only=only):
+            if quarter is None:
                 quarter = _upright_quarter_turns(state.rotation, path)
             yield np.ascontiguousarray(np.rot90(rgb, k=quarter)) if quarter else rgb
         if seek_pts is not None or skip_frames:
@@ -352,9 +356,10 @@ class VideoFile:
 
     path: Path
 
-    def iter_frames(self, start_frame: int = 0, **limits: Any) -> Iterator[np.ndarray]:
-        """uint8 ``(H, W, 3)`` frames, one at a time, from ``start_frame`` (:func:`iter_video_frames`)."""
-        return iter_video_frames(self.path, start_frame=start_frame, **limits)
+    def iter_frames(self, start_frame: int = 0, **options: Any) -> Iterator[np.ndarray]:
+        """uint8 ``(H, W, 3)`` frames, one at a time, from ``start_frame``
+        (:func:`iter_video_frames`; ``options``: its limits and ``only``)."""
+        return iter_video_frames(self.path, start_frame=start_frame, **options)
 
     def count_frames(self) -> int:
         """The frame count from the packets (:func:`count_video_frames`)."""
@@ -650,12 +655,13 @@ class _DecodeState:
 def _iter_rgb(container: Any, stream: Any, header: _Header, path: Path, state: _DecodeState, *,
               max_frames: int | None, max_duration_s: float | None,
               first_frames: int | None, seek_pts: int | None = None,
-              skip_frames: int = 0) -> Iterator[np.ndarray]:
+              skip_frames: int = 0, only: Container[int] | None = None) -> Iterator[np.ndarray]:
     """Decoded frames one at a time, uint8 ``(H, W, 3)`` RGB as stored (not yet rotated).
 
     Limits are checked frame by frame; FFmpeg failing mid-stream raises VideoReadError. The
     checks that need the end of the stream are :func:`_finish`'s. Frames before ``seek_pts``
-    (after a seek), or the first ``skip_frames``, are decoded but neither converted nor counted.
+    (after a seek), or the first ``skip_frames``, are decoded but neither converted nor counted;
+    frames whose index is not in ``only`` (when given) are counted but not converted or given.
     """
     from av.video.reformatter import VideoReformatter
 
@@ -694,14 +700,14 @@ def _iter_rgb(container: Any, stream: Any, header: _Header, path: Path, state: _
                                "rescaling to the first size", path, w, h,
                                frame.width, frame.height)
                 resized_warned = True
-            rgb = sws.reformat(frame, width=w, height=h, format="rgb24", threads=1).to_ndarray()
             if n == 0:
                 state.rotation = float(getattr(frame, "rotation", 0) or 0)
             state.n = n + 1
             if frame.pts is not None:
                 state.first_pts = frame.pts if state.first_pts is None else state.first_pts
                 state.last_pts = frame.pts
-            yield rgb
+            if only is None or n in only:
+                yield sws.reformat(frame, width=w, height=h, format="rgb24", threads=1).to_ndarray()
             if first_frames is not None and state.n >= first_frames:
                 state.stopped_early = True  # the end is never seen: no truncation check
                 return
@@ -839,6 +845,7 @@ def write_video(
     crf: int = 18,
     preset: str = "medium",
     codec: str = "libx264",
+    content_credentials: bool | None = None,
 ) -> Path:
     """Encode a clip to an H.264 video file (mp4 by default), atomically.
 
@@ -858,6 +865,11 @@ def write_video(
         crf: x264/x265 constant rate factor, 0 (lossless) .. 51; 18 is visually lossless.
         preset: x264/x265 speed preset, ``"ultrafast"`` .. ``"placebo"``.
         codec: FFmpeg encoder name; crf and preset apply to ``libx264`` and ``libx265`` only.
+        content_credentials: embed a signed C2PA manifest
+            (:mod:`evalkit.content_credentials`). Default (None): when the clip carries the
+            generator's provenance label (:func:`evalkit.provenance.mark_clip`), so every clip a
+            generator marks is written with Content Credentials; ``.mkv`` cannot carry them (a
+            warning says so).
 
     Returns:
         ``path`` as a :class:`Path`.
@@ -916,6 +928,7 @@ def write_video(
     try:
         _encode(tmp, clip, muxer=_MUXERS[ext], codec=encoder.name, pix_fmt=pix_fmt,
                 options=options, comment=comment)
+        _sign_if_asked(tmp, path, clip, content_credentials)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -923,6 +936,32 @@ def write_video(
     logger.debug("wrote %s: %s at %.4g fps (%s, %s)", path, clip.frames.shape, clip.fps,
                  encoder.name, pix_fmt)
     return path
+
+
+def _sign_if_asked(tmp: Path, path: Path, clip: Clip, content_credentials: bool | None) -> None:
+    """Replace the encoded ``tmp`` by a copy with a signed C2PA manifest, when asked."""
+    if content_credentials is False:
+        return
+    from evalkit.content_credentials import (content_credentials_for_clip, generator_manifest,
+                                             mime_type_for, sign_video)
+
+    manifest = content_credentials_for_clip(clip.metadata)
+    if manifest is None:
+        if not content_credentials:
+            return
+        manifest = generator_manifest(generator=str(clip.metadata.get("generator", "unknown")),
+                                      version=str(clip.metadata.get("generator_version", "")))
+    mime = mime_type_for(path)
+    if mime is None:
+        logger.warning("%s: %s files cannot carry C2PA Content Credentials; written without "
+                       "them (the watermark is still in the pixels)", path, path.suffix)
+        return
+    signed = tmp.with_name(tmp.name + ".c2pa" + path.suffix)
+    try:
+        sign_video(tmp, signed, {**manifest, "title": path.name}, mime_type=mime)
+        os.replace(signed, tmp)
+    finally:
+        signed.unlink(missing_ok=True)
 
 
 def _encode(tmp: Path, clip: Clip, *, muxer: str, codec: str, pix_fmt: str,

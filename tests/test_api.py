@@ -38,9 +38,11 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     folder = tmp_path_factory.mktemp("api")
     clip = render(sample_scene(np.random.default_rng(0)), seed=0).clip
     write_video(folder / "plain.mp4", clip)
-    write_video(folder / "marked.mp4", mark_clip(clip, generator="ref", version="1",
-                                                 payload=0xCAFE))
-    data = {name: (folder / f"{name}.mp4").read_bytes() for name in ("plain", "marked")}
+    marked = mark_clip(clip, generator="ref", version="1", payload=0xCAFE)
+    write_video(folder / "marked.mp4", marked)
+    write_video(folder / "watermark_only.mp4", marked, content_credentials=False)
+    data = {name: (folder / f"{name}.mp4").read_bytes()
+            for name in ("plain", "marked", "watermark_only")}
     data["truncated"] = data["plain"][: len(data["plain"]) // 2]
     data["text"] = b"hello, I am not a video\n" * 10
     return data
@@ -57,27 +59,46 @@ def _post(client: TestClient, content: bytes, name: str = "v.mp4", **kw: object)
 
 def test_health_and_models(detector: Detector) -> None:
     client = _client(detector)
-    assert client.get("/healthz").json()["status"] == "ok"
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["model_version"] == "tiny-test"
     models = client.get("/v1/models").json()["models"]
     assert models[0]["model_version"] == "tiny-test"
+    assert models[0]["thresholds"] == detector.thresholds  # the model's own by default
+    assert models[0]["limits"]["max_decoded_pixels"] == Settings().max_decoded_pixels
 
 
-def test_detect_plain_and_marked(detector: Detector, videos: dict[str, bytes]) -> None:
+def test_response_shape_and_evidence(detector: Detector, videos: dict[str, bytes]) -> None:
     client = _client(detector)
     r = _post(client, videos["plain"])
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) >= {"model_version", "ai_generated_probability", "label", "thresholds",
-                         "segments", "provenance", "timing"}
+    assert set(body) >= {"request_id", "status", "reason", "model_version", "label", "decided_by",
+                         "ai_generated_probability", "thresholds", "segments", "evidence", "video",
+                         "timing"}
+    assert body["status"] == "completed" and body["reason"] is None
+    assert r.headers["x-request-id"] == body["request_id"]
     assert 0 <= body["ai_generated_probability"] <= 1
     assert body["label"] in ("ai_generated", "not_ai_generated", "inconclusive")
+    assert body["decided_by"] == "classifier"
+    assert body["label"] == body["evidence"]["classifier"]["label"]
     assert body["segments"][0]["start_s"] == 0.0 and body["segments"][-1]["end_s"] == 2.0
-    assert body["provenance"]["metadata_label"] is None
-    assert body["provenance"]["watermark"]["detected"] is False
-    marked = _post(client, videos["marked"]).json()["provenance"]
-    assert marked["metadata_label"]["generator"] == "ref"
-    assert marked["watermark"]["detected"] and marked["watermark"]["payload"] == "0x0000cafe"
-    assert marked["watermark"]["p_value"] < 1e-6
+    assert body["evidence"]["c2pa"]["present"] is False
+    assert body["evidence"]["watermark"]["detected"] is False
+
+    # The generator's marks: write_video signs a marked clip's C2PA manifest; C2PA decides.
+    marked = _post(client, videos["marked"]).json()
+    c2pa = marked["evidence"]["c2pa"]
+    assert marked["decided_by"] == "c2pa" and marked["label"] == "ai_generated"
+    assert c2pa["validation_state"] == "valid" and c2pa["declares_ai"]
+    assert c2pa["digital_source_type"] == "trainedAlgorithmicMedia"
+    assert c2pa["actions"][0]["software_agent"] == "ref 1"
+    wm = marked["evidence"]["watermark"]
+    assert wm["detected"] and wm["payload"] == "0x0000cafe" and wm["p_value"] < 1e-6
+
+    # Re-encoded (C2PA gone), the watermark still decides.
+    rewritten = _post(client, videos["watermark_only"]).json()
+    assert rewritten["evidence"]["c2pa"]["present"] is False
+    assert rewritten["decided_by"] == "watermark" and rewritten["label"] == "ai_generated"
 
 
 def test_thresholds_drive_the_label(detector: Detector, videos: dict[str, bytes]) -> None:
@@ -87,6 +108,8 @@ def test_thresholds_drive_the_label(detector: Detector, videos: dict[str, bytes]
     high = _post(_client(detector, not_ai_generated_below=1.0, ai_generated_at_or_above=1.0),
                  videos["plain"]).json()
     assert high["label"] == "not_ai_generated"
+    with pytest.raises(ValueError, match="both thresholds"):
+        Settings(not_ai_generated_below=0.2)
 
 
 @pytest.mark.parametrize("kind,status", [("text", 415), ("truncated", 422)])
@@ -94,15 +117,52 @@ def test_bad_inputs_get_4xx_with_message(detector: Detector, videos: dict[str, b
                                          kind: str, status: int) -> None:
     r = _post(_client(detector), videos[kind], name="../../etc/passwd")
     assert r.status_code == status, r.text
-    detail = r.json()["detail"]
+    body = r.json()
+    assert body["status"] == "unable_to_evaluate" and body["reason"] == body["detail"]
+    assert body["request_id"] == r.headers["x-request-id"]
+    detail = body["detail"]
     assert "passwd" in detail and "/tmp" not in detail and "etc/" not in detail
 
 
-def test_empty_and_missing_upload(detector: Detector) -> None:
+def test_form_must_hold_exactly_one_file_field(detector: Detector, videos: dict[str, bytes]) -> None:
     client = _client(detector)
     assert _post(client, b"").status_code == 415
-    assert client.post("/v1/detect").status_code == 422
-    assert client.post("/v1/detect", data={"file": "/etc/passwd"}).status_code == 422
+    assert client.post("/v1/detect").status_code == 400
+    assert client.post("/v1/detect", data={"file": "/etc/passwd"}).status_code == 400
+    two = client.post("/v1/detect", files=[("file", ("a.mp4", videos["plain"], "video/mp4")),
+                                            ("file", ("b.mp4", videos["marked"], "video/mp4"))])
+    assert two.status_code == 400 and "one" in two.json()["detail"]
+    wrong = client.post("/v1/detect", files={"video": ("a.mp4", videos["plain"], "video/mp4")})
+    assert wrong.status_code == 400 and "'file'" in wrong.json()["detail"]
+    raw = client.post("/v1/detect", content=videos["plain"], headers={"content-type": "video/mp4"})
+    assert raw.status_code == 400
+
+
+def test_error_bodies_never_echo_the_upload(detector: Detector, videos: dict[str, bytes]) -> None:
+    client = _client(detector)
+    secret = b"SECRET-UPLOAD-BYTES-" * 20
+    for r in (_post(client, secret), client.post("/v1/detect", data={"file": secret.decode()}),
+              client.post("/v1/detect", files={"video": ("a", secret, "video/mp4")})):
+        assert 400 <= r.status_code < 500
+        assert b"SECRET" not in r.content
+
+
+def test_upload_folders_are_removed_also_after_a_crash(detector: Detector, videos: dict[str, bytes],
+                                                       tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "evalkit-serve"
+    root.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (root / f"req-{dead}-abc").mkdir()  # left by a server that was killed
+    (root / f"req-{dead}-abc" / "upload").write_bytes(b"x" * 100)
+    client = _client(detector, temp_dir=str(tmp_path))
+    assert not any(root.iterdir())
+    for kind in ("plain", "text", "truncated"):
+        _post(client, videos[kind])
+    assert not any(root.iterdir())
 
 
 def test_limits(detector: Detector, videos: dict[str, bytes]) -> None:
@@ -120,7 +180,8 @@ def test_api_key(detector: Detector, videos: dict[str, bytes]) -> None:
     assert _post(client, videos["plain"],
                  headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/v1/models").status_code == 401
-    assert client.get("/healthz").status_code == 200
+    assert client.get("/healthz").json() == {"status": "ok"}  # no counters without the key
+    assert "requests" in client.get("/healthz", headers={"Authorization": "Bearer s3cret"}).json()
     ok = _post(client, videos["plain"], headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200
 

@@ -241,13 +241,18 @@ def test_cli_detect_json_lines(tmp_path: Path) -> None:
 
     write_video(tmp_path / "a.mp4", _world(8))
     (tmp_path / "bad.mp4").write_bytes(b"nope")
+    # Bad input is refused before any model loads: exit 2, one line on stderr, nothing scored.
     proc = subprocess.run([sys.executable, "-m", "detectors", "detect", str(tmp_path / "a.mp4"),
                            str(tmp_path / "bad.mp4")], capture_output=True, text=True,
                           cwd=REPO, timeout=120)
-    lines = [json.loads(x) for x in proc.stdout.splitlines()]
-    assert proc.returncode == 1
-    assert 0 <= lines[0]["ai_generated_probability"] <= 1 and lines[0]["segments"]
-    assert "error" in lines[1] and "bad.mp4" in lines[1]["error"]
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "bad.mp4" in proc.stderr and "not a video" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "detectors", "detect", str(tmp_path / "a.mp4")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads(proc.stdout)
+    assert line["status"] == "completed" and line["decided_by"] == "classifier"
+    assert 0 <= line["ai_generated_probability"] <= 1 and line["segments"]
 
 
 def test_add_detector_commands_is_light() -> None:

@@ -120,10 +120,10 @@ def test_file_prediction_memory_does_not_grow_with_the_clip(tiny_detector: Probe
 def test_read_windows_closes_each_stream() -> None:
     closed = []
 
-    def opener(start: int):
+    def opener(start: int, stride: int):
         def gen():
             try:
-                for i in range(start, 100):
+                for i in range(start, 100, stride):
                     yield np.full((20, 20, 3), i, dtype=np.uint8)
             finally:
                 closed.append(start)
@@ -183,5 +183,7 @@ def test_cli_api_metric_and_python_agree_on_a_file(tiny_detector: ProbeDetector,
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        detectors_cli.cmd_detect(argparse.Namespace(files=[str(path)], model=None, max_frames=1024, threads=None))
+        detectors_cli.cmd_detect(argparse.Namespace(files=[str(path)], model=None, max_frames=None,
+                                                    max_duration_s=None, c2pa_trust_anchors=None,
+                                                    threads=None))
     assert json.loads(out.getvalue())["ai_generated_probability"] == pytest.approx(expected.probability, abs=1e-9)
