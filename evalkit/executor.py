@@ -102,7 +102,12 @@ def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="evalkit-parent-watch", daemon=True).start()
 
 
-def make_executor(kind: str, workers: int) -> Executor:
+def make_executor(kind: str, workers: int, **options: object) -> Executor:
+    """The executor a suite's ``executor:`` asks for (``options``: the kind's own settings)."""
     if kind == "local":
         return LocalExecutor(workers)
+    if kind == "ray":
+        from evalkit.ray_executor import RayExecutor
+
+        return RayExecutor(workers, **options)  # type: ignore[arg-type]
     raise ValueError(f"unknown executor kind '{kind}'")

@@ -438,12 +438,22 @@ def run_suite(
     }
     _refuse_conflicting_clips(plan, store)
     store.check_folder()  # a foreign folder is refused before a lock file is put in it
+    owned = executor is None  # an executor made here is closed here (Ray workers hold GPUs)
+    if executor is None:
+        if suite.executor.kind == "ray":
+            from evalkit.ray_executor import check_ray
+
+            check_ray()  # one line before anything is written
+        executor = make_executor(suite.executor.kind, suite.executor.workers,
+                                 **suite.executor.options())
     try:
         with RunLock(store.root):
             # Read again under the lock: a run that held it until now may have added clips.
             _refuse_conflicting_clips(plan, store)
+            start = getattr(executor, "start", None)
+            if start is not None:
+                start()  # a cluster that cannot host the workers says so before any writing
             store.open(run_info)
-            executor = executor or make_executor(suite.executor.kind, suite.executor.workers)
             report = RunReport(store.root)
             log.info("run folder %s: %d prompts x %d samples x %d generators, %d metrics",
                      store.root, len(resolved.prompts), suite.samples_per_prompt,
@@ -459,6 +469,10 @@ def run_suite(
         if storage_error(exc, store.root):
             raise RunStorageError(store.root, exc) from exc
         raise
+    finally:
+        close = getattr(executor, "close", None)
+        if owned and close is not None:
+            close()
     return report
 
 

@@ -126,8 +126,36 @@ class ReferenceSpec(_Strict):
 
 
 class ExecutorSpec(_Strict):
-    kind: Literal["local"] = "local"
-    workers: int = Field(default=1, ge=1, le=256)
+    """Where work items run: ``local`` (this process, or a pool of ``workers`` processes) or
+    ``ray`` (``workers`` Ray actors with ``num_cpus``/``num_gpus`` each, on a private local
+    instance or the cluster at ``address``). Not part of the config hash: the rows are the
+    same whichever runs them, so a run may resume under another executor."""
+
+    kind: Literal["local", "ray"] = "local"
+    workers: int = Field(default=1, ge=1, le=4096)
+    address: str | None = Field(default=None, description="ray: none (a private local "
+                                "instance), 'auto', 'HOST:PORT' or 'ray://HOST:PORT'")
+    num_cpus: float | None = Field(default=None, gt=0, description="ray: CPUs per worker (1)")
+    num_gpus: float | None = Field(default=None, ge=0, description="ray: GPUs per worker (0)")
+
+    @model_validator(mode="after")
+    def _ray_only_keys(self) -> ExecutorSpec:
+        if self.kind != "ray":
+            given = [k for k in ("address", "num_cpus", "num_gpus") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"'{given[0]}' is a setting of executor kind 'ray'")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The kind's own settings, for :func:`~evalkit.executor.make_executor`."""
+        if self.kind != "ray":
+            return {}
+        out: dict[str, Any] = {"address": self.address}
+        if self.num_cpus is not None:
+            out["num_cpus"] = self.num_cpus
+        if self.num_gpus is not None:
+            out["num_gpus"] = self.num_gpus
+        return out
 
 
 class VideoSpec(_Strict):
