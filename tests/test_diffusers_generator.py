@@ -161,3 +161,22 @@ def test_suite_runs_end_to_end_and_resumes_after_kill_9(in_tmp: Path, tiny_wan: 
     summary = report.summaries["tiny-wan"]
     assert summary["generator_info"]["options"]["batch_size"] == 2
     assert summary["metrics"]["temporal_flickering"]["n"] == 6
+
+
+def test_the_same_suite_under_ray_gives_the_same_rows(in_tmp: Path, tiny_wan: Path) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    suite_file = _suite_file(in_tmp, tiny_wan)
+    local = run_suite(load_suite(suite_file, output="local"), progress=False)
+    ray = run_suite(load_suite(suite_file, output="ray",
+                               overrides={"executor": {"kind": "ray", "workers": 2}}),
+                    progress=False)
+    assert local.ok and ray.ok and ray.clips_made == 6
+
+    def rows(run: Path) -> dict:
+        return {(r["prompt_id"], r["sample"], r["metric"]): r["values"]
+                for r in read_jsonl(run / "results.jsonl")}
+
+    assert rows(ray.output_dir) == rows(local.output_dir)
+    for g in read_jsonl(local.output_dir / "generations.jsonl"):
+        assert np.array_equal(read_video(local.output_dir / g["path"]).frames,
+                              read_video(ray.output_dir / g["path"]).frames)
