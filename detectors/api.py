@@ -246,7 +246,8 @@ def _tune_malloc(arenas: int = 2, mmap_threshold: int = 1 << 20) -> None:
     a fixed mmap threshold, so that every frame-sized buffer is mapped and unmapped instead of
     being carved from a heap that then stays fragmented (glibc raises the threshold to 32 MB
     after the first large free). Measured reading the windows of a 700-frame 2880x2880 GIF in
-    one process: peak 944 MB without, 481 MB with. Must run before the worker threads start; no-op off glibc."""
+    one process: peak 944 MB without, 481 MB with. Must run before the worker threads start;
+    no-op off glibc."""
     libc = _glibc()
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(-8, arenas)  # M_ARENA_MAX
@@ -428,7 +429,10 @@ def create_app(settings: Settings | None = None, detector: Any = None) -> FastAP
         415: {"description": "not a video", "content": {"application/json": {"example": _ERROR_EXAMPLE}}},
         422: {"description": "corrupt video or over a limit (frames, duration, pixels, decoded pixels)"},
         503: {"description": "all analysis slots busy for queue_timeout_s"},
-    })
+    }, openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary",
+                                "description": "the video (mp4, mov, webm, mkv, avi, gif, ...)"}}}}}}})
     async def detect(request: Request) -> dict[str, Any]:
         """Analyse one uploaded video (multipart field ``file``)."""
         t0 = time.perf_counter()

@@ -161,7 +161,8 @@ def read_content_credentials(path: str | os.PathLike[str], *, container_format: 
     Returns:
         ``{"present": False, ...}`` when the file has no manifest (or its format cannot carry
         one: ``supported`` False), else ``present``, ``validation_state`` (``trusted`` |
-        ``valid`` | ``invalid``), ``trusted``, ``validation_status`` (C2PA status codes: failures and ``signingCredential.untrusted``),
+        ``valid`` | ``invalid``), ``trusted``, ``validation_status`` (C2PA status codes: failures
+        and ``signingCredential.untrusted``),
         ``claim_generator``, ``title``, ``signer`` (``issuer``, ``common_name``, ``alg``,
         ``time``), ``actions`` (``action``, ``digital_source_type``, ``software_agent``),
         ``digital_source_type`` (the first action's, IPTC short name), ``declares_ai`` and
@@ -257,10 +258,10 @@ def content_credentials_for_clip(metadata: dict[str, Any]) -> dict[str, Any] | N
     extra = {k: metadata[k] for k in ("seed", "prompt_id", "sample") if k in metadata}
     if label.get("payload"):
         extra["watermark"] = {"scheme": label.get("watermark"), "payload": label.get("payload")}
+    prompt = metadata.get("prompt")
     return generator_manifest(generator=str(label.get("generator", "unknown")),
                               version=str(label.get("version", "")),
-                              prompt=metadata.get("prompt") if isinstance(metadata.get("prompt"), str) else None,
-                              extra=extra)
+                              prompt=prompt if isinstance(prompt, str) else None, extra=extra)
 
 
 def sign_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], manifest: dict[str, Any],

@@ -3,9 +3,12 @@
 Two marks, read back by :func:`read_marks`:
 
 - **Metadata label.** ``clip.metadata["provenance"] = {"ai_generated": True, "generator": ...,
-  "version": ..., "watermark": SCHEME, "payload": "0x…"}``. :func:`evalkit.video.write_video`
-  stores clip metadata as JSON in the container's ``comment`` tag, so the label travels with the
-  file (and is lost by any tool that strips container metadata — hence the second mark).
+  "version": ..., "watermark": SCHEME, "payload": "0x…"}``: the generator's record of what it
+  marked. :func:`evalkit.video.write_video` turns it into a signed **C2PA manifest**
+  (:mod:`evalkit.content_credentials`), the standard that other tools read; the label itself also
+  stays in the container's ``comment`` tag, but being unsigned it is no longer evidence of
+  anything (the API and ``evalkit detect`` report C2PA and the watermark instead). Both are lost
+  by any tool that strips container metadata or re-encodes — hence the second mark.
 - **Watermark** (scheme ``evalkit-ss-v1``): spread-spectrum in the luma of a coarse grid.
   Every frame's luma is area-averaged onto an ``N x N`` grid of cells spanning the frame
   (so a resize keeps the cells), averaged over time, and high-passed (cell minus the mean of its

@@ -53,10 +53,12 @@ def test_bombs_are_answered_within_the_memory_bound() -> None:
     assert memory["peak_rss_mb"] < BOUND_MB, memory
 
 
-def test_fuzzed_requests_never_get_a_server_error() -> None:
-    """300 seeded hostile requests at concurrency 4 (the small world detector keeps it quick:
-    what is fuzzed is everything before and around the model)."""
-    cases = list(fuzz_cases(300, seed=1))
+@pytest.mark.parametrize("n", [100, pytest.param(300, marks=pytest.mark.slow)])
+def test_fuzzed_requests_never_get_a_server_error(n: int) -> None:
+    """Seeded hostile requests at concurrency 4 (the small world detector keeps it quick: what is
+    fuzzed is everything before and around the model); 300 with ``-m slow`` and in
+    ``benchmarks/bench_api.py``."""
+    cases = list(fuzz_cases(n, seed=1))
     with LocalServer(["--model", "evalkit-detector-2"]) as server, ThreadPoolExecutor(4) as pool:
         def send(case: object) -> tuple[str, int]:
             r = httpx.post(server.url + "/v1/detect", timeout=300, **case.request_kwargs())  # type: ignore[attr-defined]
