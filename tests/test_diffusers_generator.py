@@ -163,6 +163,7 @@ def test_suite_runs_end_to_end_and_resumes_after_kill_9(in_tmp: Path, tiny_wan: 
     assert summary["metrics"]["temporal_flickering"]["n"] == 6
 
 
+@pytest.mark.slow  # 30 s on 2 cores; the Ray rows are also checked on the world in the default run
 def test_the_same_suite_under_ray_gives_the_same_rows(in_tmp: Path, tiny_wan: Path) -> None:
     pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
     suite_file = _suite_file(in_tmp, tiny_wan)
