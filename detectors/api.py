@@ -117,42 +117,44 @@ class Settings(BaseModel):
                       max_pixels=self.max_pixels, max_decoded_pixels=self.max_decoded_pixels)
 
 
-#: What a completed ``POST /v1/detect`` returns (a real response, shortened: one segment).
+#: What ``POST /v1/detect`` returned for the README's ``red.mp4`` (the reference generator's clip:
+#: the classifier alone says not_ai_generated, its C2PA manifest decides).
 RESPONSE_EXAMPLE: dict[str, Any] = {
-    "request_id": "5d0f9c3c2b7e4d0c9a51f0f7f1f3f1a2",
+    "request_id": "f19c376421e74288a8bc1f272c4834a8",
     "status": "completed", "reason": None,
-    "model_version": "evalkit-detector-3+1d2b7c0e",
+    "model_version": "evalkit-detector-3+fec27d0f",
     "label": "ai_generated", "decided_by": "c2pa",
-    "ai_generated_probability": 0.41,
-    "thresholds": {"not_ai_generated_below": 0.531, "ai_generated_at_or_above": 0.759},
-    "segments": [{"start_s": 0.0, "end_s": 2.0, "probability": 0.41}],
+    "ai_generated_probability": 0.15089383730155984,
+    "thresholds": {"not_ai_generated_below": 0.5314477913172616,
+                   "ai_generated_at_or_above": 0.759129092416097},
+    "segments": [{"start_s": 0.0, "end_s": 2.0, "probability": 0.15089383730155984}],
     "evidence": {
         "c2pa": {"present": True, "validation_state": "valid", "trusted": False,
                  "validation_status": ["signingCredential.untrusted"],
-                 "claim_generator": "evalkit 0.1.0", "title": "0.mp4",
+                 "claim_generator": "evalkit 0.1.0", "title": "red.mp4",
                  "signer": {"issuer": "evalkit UNTRUSTED test chain",
                             "common_name": "evalkit reference generator (UNTRUSTED test signer)",
                             "alg": "Es256", "time": None},
                  "actions": [{"action": "c2pa.created", "digital_source_type": "trainedAlgorithmicMedia",
                               "software_agent": "reference 3"}],
                  "digital_source_type": "trainedAlgorithmicMedia", "declares_ai": True, "error": None},
-        "watermark": {"detected": True, "p_value": 1.2e-30, "payload": "0x5c1f6a0d", "score": 41.0,
-                      "scheme": "evalkit-ss-v1"},
-        "classifier": {"model_version": "evalkit-detector-3+1d2b7c0e", "probability": 0.41,
-                       "label": "inconclusive", "logits": {"probe": -0.2}},
+        "watermark": {"detected": True, "p_value": 2.255534969612769e-34, "payload": "0x0687e6df",
+                      "score": 61.9907683401818, "scheme": "evalkit-ss-v1"},
+        "classifier": {"model_version": "evalkit-detector-3+fec27d0f",
+                       "probability": 0.15089383730155984, "label": "not_ai_generated",
+                       "logits": {"probe": -1.4749352385619798}},
     },
     "video": {"frames": 16, "analysed_windows": 1, "fps": 8.0, "width": 64, "height": 64,
               "duration_s": 2.0, "codec": "h264", "format": "mov,mp4,m4a,3gp,3g2,mj2",
-              "filename": "0.mp4"},
-    "timing": {"upload_s": 0.002, "queue_s": 0.0, "c2pa_s": 0.01, "classifier_s": 0.9,
-               "watermark_s": 0.01, "total_s": 0.93},
+              "filename": "red.mp4"},
+    "timing": {"upload_s": 0.0019, "queue_s": 0.0003, "c2pa_s": 0.0213, "classifier_s": 1.3516,
+               "watermark_s": 0.8903, "total_s": 2.2632},
 }
 
-_ERROR_EXAMPLE = {"request_id": "5d0f9c3c2b7e4d0c9a51f0f7f1f3f1a2", "status": "unable_to_evaluate",
-                  "reason": "cannot read video 'x.mp4': not a video (FFmpeg: Invalid data found "
-                            "when processing input)",
-                  "detail": "cannot read video 'x.mp4': not a video (FFmpeg: Invalid data found "
-                            "when processing input)"}
+_REASON_EXAMPLE = ("cannot read video 'notes.txt': not a video file (FFmpeg does not recognise the "
+                   "format: InvalidDataError: Invalid data found when processing input)")
+_ERROR_EXAMPLE = {"request_id": "0ae573447f9b4f92a53eb17456000c90", "detail": _REASON_EXAMPLE,
+                  "status": "unable_to_evaluate", "reason": _REASON_EXAMPLE}
 
 
 class _BodyGuard:

@@ -77,6 +77,12 @@ def test_response_shape_and_evidence(detector: Detector, videos: dict[str, bytes
                          "timing"}
     assert body["status"] == "completed" and body["reason"] is None
     assert r.headers["x-request-id"] == body["request_id"]
+    # The documented example (OpenAPI) has exactly the fields a response has.
+    from detectors.api import RESPONSE_EXAMPLE
+
+    assert set(body) == set(RESPONSE_EXAMPLE)
+    for part in ("evidence", "video", "timing"):
+        assert set(body[part]) == set(RESPONSE_EXAMPLE[part]), part
     assert 0 <= body["ai_generated_probability"] <= 1
     assert body["label"] in ("ai_generated", "not_ai_generated", "inconclusive")
     assert body["decided_by"] == "classifier"
