@@ -114,6 +114,7 @@ def analyse_file(path: str | Path, detector: Any, *, thresholds: dict[str, float
     """
     from evalkit.content_credentials import read_content_credentials
     from evalkit.provenance import read_marks
+    from evalkit.video import VideoReadError
 
     limits = limits or Limits()
     path = Path(path)
@@ -123,7 +124,14 @@ def analyse_file(path: str | Path, detector: Any, *, thresholds: dict[str, float
     c2pa = read_content_credentials(path, container_format=info.format, trust_anchors=trust_anchors)
     t_c2pa = time.perf_counter()
     # The classifier streams windows over the whole duration, one decoded frame at a time.
-    pred = detector.predict_file(path, **limits.decode_limits())
+    try:
+        pred = detector.predict_file(path, **limits.decode_limits())
+    except ValueError as exc:
+        if "no frames" not in str(exc):
+            raise
+        # The header promised frames the windows never got (a stream that ends early).
+        raise VideoReadError(path, "no decodable frames where the header says they are "
+                                   "(truncated or corrupt?)") from exc
     t_det = time.perf_counter()
     # Frame and duration limits were checked by the classifier's pass over the whole clip.
     marks = read_marks(path, max_frames=MARK_FRAMES, max_pixels=limits.max_pixels)

@@ -226,3 +226,15 @@ def test_chunked_upload_without_length_is_cut_off(detector: Detector) -> None:
                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert r.status_code == 413
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_stream_without_the_promised_frames_is_422_not_500(videos: dict[str, bytes]) -> None:
+    class NoFrames:
+        version = "stub"
+        thresholds = {"not_ai_generated_below": 0.3, "ai_generated_at_or_above": 0.7}
+
+        def predict_file(self, path: object, **limits: object) -> object:
+            raise ValueError("no frames to score")
+
+    r = _post(TestClient(create_app(Settings(), detector=NoFrames())), videos["plain"])
+    assert r.status_code == 422 and "no decodable frames" in r.json()["reason"]
