@@ -67,21 +67,12 @@ def check_video(path: str | Path, limits: Limits) -> Any:
     Raises:
         VideoReadError: not a video, no video stream, or over a limit (the reason says which).
     """
-    from evalkit.video import VideoReadError, probe_video
+    from evalkit.video import VideoReadError, check_header_limits, probe_video
 
     info = probe_video(path)
+    check_header_limits(info, max_frames=limits.max_frames, max_pixels=limits.max_pixels,
+                        max_duration_s=limits.max_duration_s)
     pixels = info.width * info.height
-    if limits.max_pixels is not None and pixels > limits.max_pixels:
-        raise VideoReadError(info.path, f"frame size {info.width}x{info.height} = {pixels} pixels, "
-                                        f"over the limit max_pixels={limits.max_pixels}")
-    # Headers estimate counts of some containers (mkv/webm) to a frame or two; the exact checks
-    # run again while decoding.
-    if limits.max_frames is not None and info.num_frames > limits.max_frames + 2:
-        raise VideoReadError(info.path, f"about {info.num_frames} frames, over the limit "
-                                        f"max_frames={limits.max_frames}")
-    if limits.max_duration_s is not None and info.duration_s > limits.max_duration_s + 0.1:
-        raise VideoReadError(info.path, f"duration {info.duration_s:.3f} s, over the limit "
-                                        f"max_duration_s={limits.max_duration_s:g}")
     decoded = float(info.num_frames) * pixels
     if limits.max_decoded_pixels is not None and decoded > limits.max_decoded_pixels:
         raise VideoReadError(info.path, f"{info.num_frames} frames of {info.width}x{info.height} = "

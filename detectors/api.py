@@ -206,18 +206,10 @@ def _status_for(reason: str) -> int:
     return 422
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _upload_root(settings: Settings) -> Path:
     """The folder of per-request upload folders; folders of servers that died are removed."""
+    from evalkit.runlock import pid_alive
+
     root = Path(settings.temp_dir or tempfile.gettempdir()) / _TEMP_FOLDER
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob("req-*"):
@@ -225,7 +217,7 @@ def _upload_root(settings: Settings) -> Path:
             pid = int(stale.name.split("-")[1])
         except (IndexError, ValueError):
             continue
-        if pid != os.getpid() and not _pid_alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(stale, ignore_errors=True)
             log.info("removed %s, left by server process %d that is gone", stale, pid)
     return root

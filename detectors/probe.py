@@ -159,25 +159,19 @@ def wanted_frames(plan: list[tuple[int, int]]) -> dict[int, list[int]]:
     return wanted
 
 
-def read_windows_one_pass(frames: Iterable[np.ndarray], plan: list[tuple[int, int]],
-                          *, given_only_wanted: bool = False) -> list[np.ndarray]:
-    """:func:`read_windows` in one pass over ``frames`` (all frames from 0, or, with
-    ``given_only_wanted``, only the :func:`wanted_frames` in order). For streams that cannot seek
+def read_windows_one_pass(frames: Iterable[np.ndarray], plan: list[tuple[int, int]]) -> list[np.ndarray]:
+    """:func:`read_windows` in one pass: ``frames`` are exactly the :func:`wanted_frames` of
+    ``plan``, in order (e.g. ``iter_video_frames(only=...)``). For streams that cannot seek
     (GIFs) and for clips so short that seeking to each window would decode more than one pass."""
     wanted = wanted_frames(plan)
-    order = sorted(wanted)
     picked: list[list[np.ndarray]] = [[] for _ in plan]
     iterator = iter(frames)
     try:
-        for i, frame in enumerate(iterator):
-            index = order[i] if given_only_wanted else i
-            if index in wanted:
-                small = normalise_frame(frame)
-                for w in wanted[index]:
-                    picked[w].append(small)
+        for index, frame in zip(sorted(wanted), iterator):
+            small = normalise_frame(frame)
             del frame
-            if index >= order[-1]:
-                break
+            for w in wanted[index]:
+                picked[w].append(small)
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
@@ -194,8 +188,7 @@ def read_file_windows(video: Any, info: Any, num_frames: int, plan: list[tuple[i
     span = sum((WINDOW - 1) * stride + 1 for _, stride in plan)
     if info.codec == "gif" or 2 * span >= num_frames:
         wanted = wanted_frames(plan)
-        return read_windows_one_pass(video.iter_frames(0, only=frozenset(wanted), **limits), plan,
-                                     given_only_wanted=True)
+        return read_windows_one_pass(video.iter_frames(0, only=frozenset(wanted), **limits), plan)
     return read_windows(lambda start, stride: video.iter_frames(
         start, only=range(0, WINDOW * stride, stride), **limits), plan)
 

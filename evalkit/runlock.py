@@ -79,7 +79,8 @@ def storage_error(exc: BaseException, root: Path) -> bool:
     return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -145,7 +146,7 @@ class RunLock:
     def _held_message(self, holder: dict[str, Any]) -> str:
         pid, host = holder.get("pid", "?"), holder.get("host", "?")
         state = ""
-        if host == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
+        if host == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid):
             state = " (not running, but its lock is still held: by a child process?)"
         return (f"run folder '{self.root}' is in use by another evalkit run: pid {pid} on "
                 f"{host}, started {holder.get('started', '?')}{state}; wait for it to finish, "

@@ -50,6 +50,7 @@ __all__ = [
     "probe_video",
     "read_video",
     "write_video",
+    "check_header_limits",
 ]
 
 logger = logging.getLogger(__name__)
@@ -600,21 +601,42 @@ def _snap_gif_fps(fps: float) -> float:
 def _check_header_limits(path: Path, header: _Header, max_frames: int | None,
                          max_pixels: int | None, max_duration_s: float | None) -> None:
     """Refuse over-limit files from their header, before any decoding work."""
-    pixels = header.width * header.height
-    if max_pixels is not None and pixels > max_pixels:
-        raise VideoReadError(
-            path, f"frame size {header.width}x{header.height} = {pixels} pixels, over the "
-                  f"limit max_pixels={max_pixels}")
     est_frames = header.declared_frames
     if est_frames is None and header.duration_s:
         est_frames = round(header.duration_s * header.fps)
+    est_s = header.duration_s or (est_frames / header.fps if est_frames else None)
+    _refuse_over_limits(path, header.width, header.height, header.fps, est_frames, est_s,
+                        max_frames=max_frames, max_pixels=max_pixels, max_duration_s=max_duration_s)
+
+
+def check_header_limits(info: VideoInfo, *, max_frames: int | None = None,
+                        max_pixels: int | None = None, max_duration_s: float | None = None) -> None:
+    """Refuse a file that its :func:`probe_video` info shows to be over a limit, with the same
+    rule and messages as the decoders' own check (``_HEADER_SLACK_FRAMES`` of slack; the exact
+    checks run frame by frame while decoding).
+
+    Raises:
+        VideoReadError: naming the limit.
+    """
+    _refuse_over_limits(info.path, info.width, info.height, info.fps, info.num_frames or None,
+                        info.duration_s or None, max_frames=max_frames, max_pixels=max_pixels,
+                        max_duration_s=max_duration_s)
+
+
+def _refuse_over_limits(path: Path, width: int, height: int, fps: float, est_frames: int | None,
+                        est_s: float | None, *, max_frames: int | None, max_pixels: int | None,
+                        max_duration_s: float | None) -> None:
+    pixels = width * height
+    if max_pixels is not None and pixels > max_pixels:
+        raise VideoReadError(
+            path, f"frame size {width}x{height} = {pixels} pixels, over the "
+                  f"limit max_pixels={max_pixels}")
     if max_frames is not None and est_frames is not None \
             and est_frames > max_frames + _HEADER_SLACK_FRAMES:
         raise VideoReadError(
             path, f"about {est_frames} frames, over the limit max_frames={max_frames}")
-    est_s = header.duration_s or (est_frames / header.fps if est_frames else None)
     if max_duration_s is not None and est_s is not None \
-            and est_s > max_duration_s + _HEADER_SLACK_FRAMES / header.fps:
+            and est_s > max_duration_s + _HEADER_SLACK_FRAMES / fps:
         raise VideoReadError(
             path, f"duration {est_s:.3f} s, over the limit max_duration_s={max_duration_s:g}")
 
