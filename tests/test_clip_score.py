@@ -22,19 +22,13 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 2-layer CLIP (32-px images) with a byte-level BPE tokenizer, saved to a folder."""
-    from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+    from transformers import CLIPConfig, CLIPModel
+
+    from tiny_models import tiny_clip_tokenizer
 
     folder = tmp_path_factory.mktemp("tiny_clip")
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for c in sorted(ByteLevel.alphabet()):
-        vocab[c] = len(vocab)
-    for c in sorted(ByteLevel.alphabet()):
-        vocab[c + "</w>"] = len(vocab)
-    merges = [("r", "e"), ("re", "d</w>"), ("b", "a"), ("ba", "l"), ("bal", "l</w>")]
-    for a, b in merges:
-        vocab[a + b] = len(vocab)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)
+    tokenizer = tiny_clip_tokenizer()
+    vocab = tokenizer.get_vocab()
     torch.manual_seed(0)
     config = CLIPConfig(
         text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
