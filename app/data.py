@@ -34,7 +34,7 @@ __all__ = [
 
 PROBE_NAMES = ("freefall", "projectile", "uniform_motion", "bounce", "permanence", "constancy",
                "physics")
-PROBE_STATUSES = ("pass", "fail", "not_applicable", "no_object")
+PROBE_STATUSES = ("pass", "fail", "not_applicable", "no_object", "inconclusive")
 DETECTOR_KEY = "probability"
 
 

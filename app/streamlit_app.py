@@ -32,7 +32,8 @@ except ImportError:  # started from a checkout that is not installed
 PAGES = ("Leaderboard", "Generator", "Detector", "Compare")
 REPO = Path(__file__).resolve().parents[1]
 _STATUS_TEXT = {"pass": ":green[**pass**]", "fail": ":red[**fail**]",
-                "not_applicable": ":gray[n/a]", "no_object": ":orange[no object]"}
+                "not_applicable": ":gray[n/a]", "no_object": ":orange[no object]",
+                "inconclusive": ":gray[inconclusive]"}
 _GALLERY_PAGE = 12
 
 
@@ -383,7 +384,7 @@ def show_probes(run: data.RunData, gen: str, clip: pd.Series) -> None:
         values = run.values.get((gen, clip["prompt_id"], int(clip["sample"]), name))
         if not values:
             continue
-        if values.get("status") in ("not_applicable", "no_object") and \
+        if values.get("status") in ("not_applicable", "no_object", "inconclusive") and \
                 data.probe_series(values).empty:
             no_verdict.append(f"{name} ({values.get('reason') or values.get('status')})")
             continue

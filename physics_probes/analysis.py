@@ -38,6 +38,9 @@ _FRAGMENT_MARGIN_SHARE = 0.5
 #: Radius of a disc per square root of its area (1/sqrt(pi)).
 _HALF_EXTENT_PER_SQRT_AREA = 0.5642
 _CACHE_SIZE = 8
+#: Footage: a sighting whose smaller box side is under this share of the track's typical one
+#: is a partial mask, not the whole object.
+FOOTAGE_MIN_EXTENT_SHARE = 0.8
 
 
 def _boxes_overlap(a: np.ndarray, b: np.ndarray, margin: float | np.ndarray) -> np.ndarray:
@@ -68,7 +71,14 @@ class ClipAnalysis:
         num_frames, height, width: clip geometry; fps: frames per second.
         occluders: ``(M, 4)`` boxes ``(x0, y0, x1, y1)`` in pixels of static things that can
             hide an object (walls, objects at rest), from the pixels and from the scene spec.
-        source: ``"pixels"`` or ``"truth"``.
+        source: ``"pixels"`` (world extractor), ``"footage"`` (OpenCV tracker of
+            :mod:`physics_probes.footage`) or ``"truth"``.
+        times: ``(T,)`` frame times in seconds (container time stamps), or None: ``i / fps``.
+        camera: ``(T, 2, 3)`` affine maps from each frame's pixels to the first frame's (the
+            coordinates tracks are in), or None (a still camera: identity).
+        moving_camera: whether the camera moved (tracks are then camera-compensated).
+        min_area_share: tracks whose median area is below this share of the largest object's
+            are not significant (footage: 0, a small ball beside a walking person counts).
     """
 
     tracks: tuple[Track, ...]
@@ -78,11 +88,30 @@ class ClipAnalysis:
     fps: float
     occluders: np.ndarray
     source: str = "pixels"
+    times: np.ndarray | None = None
+    camera: np.ndarray | None = None
+    moving_camera: bool = False
+    min_area_share: float = SIGNIFICANT_AREA_SHARE
 
     @property
     def times_s(self) -> np.ndarray:
         """``(T,)`` frame times in seconds."""
+        if self.times is not None:
+            return np.asarray(self.times, dtype=np.float64)
         return np.arange(self.num_frames) / self.fps
+
+    def frame_box(self, frame: int, box: np.ndarray) -> np.ndarray:
+        """``(4,)`` box ``(x0, y0, x1, y1)`` given in track coordinates (the first frame's view)
+        mapped into frame ``frame``'s own pixels (the identity for a still camera)."""
+        box = np.asarray(box, dtype=np.float64)
+        if self.camera is None:
+            return box
+        import cv2
+
+        inv = cv2.invertAffineTransform(self.camera[frame])
+        pts = np.array([[box[0], box[1]], [box[2], box[1]], [box[0], box[3]], [box[2], box[3]]])
+        out = pts @ inv[:, :2].T + inv[:, 2]
+        return np.array([out[:, 0].min(), out[:, 1].min(), out[:, 0].max(), out[:, 1].max()])
 
     def is_scenery(self, track: Track) -> bool:
         """Static and touching the frame edge in most sightings: a wall, not an object."""
@@ -103,7 +132,7 @@ class ClipAnalysis:
         if not objs:
             return []
         biggest = max(float(np.median(t.area)) for t in objs)
-        return [t for t in objs if float(np.median(t.area)) >= SIGNIFICANT_AREA_SHARE * biggest]
+        return [t for t in objs if float(np.median(t.area)) >= self.min_area_share * biggest]
 
     @functools.cached_property
     def _layout(self) -> tuple[dict[int, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -272,7 +301,14 @@ class ClipAnalysis:
             in_view = ((lo >= 0.0).all(axis=1) & (hi[:, 0] <= self.width)
                        & (hi[:, 1] <= self.height))
             inside = inside | (full & in_view)
-        return inside & free & ~self.merged(track)
+        out = inside & free & ~self.merged(track)
+        if self.source == "footage" and len(track) >= 3:
+            # A mask cut short (an object leaving its own footprint in the background model,
+            # half hidden): its smaller extent falls below the object's typical smaller extent
+            # (motion blur only lengthens a mask along the motion, never narrows it).
+            ext = np.minimum(track.bbox[:, 2] - track.bbox[:, 0], track.bbox[:, 3] - track.bbox[:, 1])
+            out &= ext >= FOOTAGE_MIN_EXTENT_SHARE * float(np.median(ext))
+        return out
 
 
 def analyse_frames(frames: np.ndarray, fps: float, extract: ExtractOptions | None = None,

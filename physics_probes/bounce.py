@@ -21,8 +21,8 @@ import numpy as np
 
 from physics_probes.analysis import ClipAnalysis
 from physics_probes.fitting import SegmentFit, shared_acceleration_fit
-from physics_probes.motion import MIN_FIT_FRAMES, follow
-from physics_probes.result import FAIL, NO_OBJECT, PASS, ProbeResult
+from physics_probes.motion import MIN_FIT_FRAMES, _object_record, choose
+from physics_probes.result import FAIL, INCONCLUSIVE, PASS, ProbeResult
 from physics_probes.select import Target
 
 __all__ = ["probe_bounce", "find_contacts"]
@@ -119,29 +119,36 @@ def _contacts_plausible(fit: SegmentFit, t: np.ndarray, contacts: np.ndarray) ->
 
 def probe_bounce(analysis: ClipAnalysis, target: Target, tolerance: float = 0.1) -> ProbeResult:
     """Detect floor contacts and measure the restitution of each."""
-    track = follow(analysis, target)
+    track, how, verdict = choose(analysis, target)
     error_key = "rel_error_g"
-    if track is None:
-        return ProbeResult("bounce", NO_OBJECT, "no object found", error_key=error_key)
+    if verdict is not None:
+        return verdict
+    assert track is not None
+    obj, obj_plot = _object_record(analysis, track, how)
     ok_pts = analysis.clean(track, allow_edge=True)
-    t, y = track.frames[ok_pts] / analysis.fps, track.centroid[ok_pts, 1]
+    t, y = analysis.times_s[track.frames[ok_pts]], track.centroid[ok_pts, 1]
     if t.size < MIN_FIT_FRAMES + 1:
-        return ProbeResult("bounce", NO_OBJECT, f"the object is measurable in {t.size} frames; "
-                           f"the probe needs {MIN_FIT_FRAMES + 1}", error_key=error_key)
+        return ProbeResult("bounce", INCONCLUSIVE, f"the object is measurable in {t.size} "
+                           f"frames; the probe needs {MIN_FIT_FRAMES + 1}", obj, {}, obj_plot,
+                           error_key=error_key)
     threshold = max(0.5, 0.1 * track.size_px)
     keep = _drop_rest(t, y, threshold)
     t, y = t[:keep], y[:keep]
     contacts = find_contacts(y, threshold)
-    plot = {"points_t_s": t, "points_y_px": y}
-    measured: dict = {"n_contacts": int(contacts.size), "track_id": track.track_id,
-                      "n_points": int(t.size), "restitution": [], "max_restitution": None}
+    plot = {"points_t_s": t, "points_y_px": y, **obj_plot}
+    measured: dict = {"n_contacts": int(contacts.size), "n_points": int(t.size),
+                      "restitution": [], "max_restitution": None, **obj}
+    if contacts.size == 0 and bool(track.touches_border[-1]) and track.frames[-1] < \
+            analysis.num_frames - 1:
+        return ProbeResult("bounce", INCONCLUSIVE, "the object leaves the view before any "
+                           "floor contact", measured, {}, plot, error_key=error_key)
     if contacts.size == 0:
         return ProbeResult("bounce", FAIL, "no floor contact: the object never turns back up",
                            measured, {}, plot, error_key=error_key)
     split = _best_split(t, y, contacts)
     if split is None:
-        return ProbeResult("bounce", NO_OBJECT, "too few frames around the contact to fit the "
-                           "flights", measured, {}, plot, error_key=error_key)
+        return ProbeResult("bounce", INCONCLUSIVE, "too few frames around the contact to fit "
+                           "the flights", measured, {}, plot, error_key=error_key)
     fit, seg = split
     g_px = 2.0 * fit.half_acceleration
     e, t_c = [], []

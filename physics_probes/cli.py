@@ -8,6 +8,13 @@ Each line is ``{"file", "probe", "status", "reason", "measured", "expected"}``. 
 comes from ``--probe``, else from the scene or prompt stored in the file's metadata (world clips
 carry them); without either only ``permanence`` and ``constancy`` run. A file that cannot be read
 gives ``{"file", "error"}`` and the command exits with 2 after the other files.
+
+Camera footage (anything larger than the world's renders) is streamed one frame at a time
+through the OpenCV tracker (:mod:`physics_probes.footage`) with the container's frame times, so
+memory stays bounded whatever the clip's length; ``--start``/``--end`` pick a window.
+``--object X,Y,W,H@FRAME`` names the object to measure, ``--object-size`` its width in metres
+(the camera scale then comes from it), ``--plot-dir`` writes each motion probe's trajectory drawn
+on the clip as a PNG.
 """
 
 from __future__ import annotations
@@ -43,8 +50,33 @@ def add_probe_command(subparsers: Any) -> argparse.ArgumentParser:
                    help="gravity to expect in m/s^2 (default: the scene's, else 9.81)")
     p.add_argument("--tolerance", type=float, default=0.1,
                    help="relative tolerance of the motion probes (default 0.1)")
+    p.add_argument("--object", metavar="X,Y,W,H@FRAME", type=parse_object_box,
+                   help="the object to measure: a box in pixels of frame FRAME (counted from "
+                        "--start; default: chosen by colour or by its motion)")
+    p.add_argument("--object-size", type=float, metavar="M", dest="object_size_m",
+                   help="width of the measured object in metres (gives the camera scale)")
+    p.add_argument("--tracker", choices=("auto", "world", "footage"), default="auto",
+                   help="world extractor or OpenCV footage tracker (default: world for world "
+                        "clips and clips of at most 128 px, else footage)")
+    p.add_argument("--start", type=float, metavar="S", help="analyse from S seconds")
+    p.add_argument("--end", type=float, metavar="S", help="analyse up to S seconds")
+    p.add_argument("--plot-dir", metavar="DIR",
+                   help="write each motion probe's trajectory on the clip as DIR/<file>_<probe>.png")
     p.set_defaults(func=cmd_probe)
     return p
+
+
+def parse_object_box(text: str) -> tuple[tuple[float, float, float, float], int]:
+    """``"X,Y,W,H@FRAME"`` (``@FRAME`` optional, default 0) -> ``((x, y, w, h), frame)``."""
+    box_text, _, frame_text = text.partition("@")
+    try:
+        parts = [float(v) for v in box_text.split(",")]
+        frame = int(frame_text) if frame_text else 0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H@FRAME, got {text!r}") from None
+    if len(parts) != 4 or parts[2] <= 0 or parts[3] <= 0 or frame < 0:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H@FRAME with W, H > 0, got {text!r}")
+    return (parts[0], parts[1], parts[2], parts[3]), frame
 
 
 def _bad(message: str) -> int:
@@ -59,35 +91,91 @@ def cmd_probe(args: argparse.Namespace) -> int:
         if value is not None and not value > 0:
             return _bad(f"--{name.replace('_', '-').replace('g-mps2', 'g')} must be positive, "
                         f"got {value}")
-    from evalkit.metrics.base import ClipContext
-    from evalkit.video import read_video
-    from physics_probes.probes import ProbeSettings, probe_clip
-    from physics_probes.select import MOTION_PROBES, PROBES, plan_clip
+    for name in ("object_size_m", "start", "end"):
+        value = getattr(args, name, None)
+        if value is not None and value < 0:
+            return _bad(f"--{name.replace('_m', '').replace('_', '-')} must not be negative")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        return _bad("--end must be after --start")
+    from physics_probes.probes import ProbeSettings
 
+    box, frame = args.object if args.object is not None else (None, 0)
     settings = ProbeSettings(tolerance=args.tolerance, pixels_per_metre=args.pixels_per_metre,
-                             g_mps2=args.g_mps2)
+                             g_mps2=args.g_mps2, object_box=box, object_frame=frame,
+                             object_size_m=args.object_size_m, tracker=args.tracker)
     failed = 0
     for path in args.files:
         try:
-            clip = read_video(path)
-            if args.fps is not None:
-                clip = clip.with_frames(clip.frames, fps=args.fps)
-            context = ClipContext(prompt=str(clip.metadata.get("prompt", "")), probe=args.probe)
-            if args.probe is None or args.probe == "physics":
-                plan = plan_clip(clip, context, pixels_per_metre=args.pixels_per_metre,
-                                 g_mps2=args.g_mps2)
-                names = [*plan.motion_targets, "permanence", "constancy"]
-            else:
-                names = [args.probe]
-            results = probe_clip(clip, context, names, settings)
+            results, clip_info = _probe_file(path, args, settings)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
             failed += 1
             _emit({"file": str(path), "error": str(exc) or type(exc).__name__})
             continue
         for result in results:
-            _emit({"file": str(path), **result.record()})
-    assert set(MOTION_PROBES) <= set(PROBES)
+            record = {"file": str(path), **result.record()}
+            if args.plot_dir and result.plot.get("object_boxes_px") is not None:
+                from physics_probes.plot import save_probe_plot
+
+                record["plot"] = str(save_probe_plot(path, result, args.plot_dir,
+                                                     start_frame=clip_info["start_frame"]))
+            _emit(record)
     return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+def _probe_file(path: str, args: argparse.Namespace, settings: Any) -> tuple[list, dict]:
+    """Probe one file: world clips through the world extractor (decoded whole: they are
+    small), camera footage streamed through the footage tracker."""
+    from types import SimpleNamespace
+
+    from evalkit.metrics.base import ClipContext
+    from evalkit.video import probe_video, read_video
+    from physics_probes.probes import WORLD_MAX_SIDE, probe_clip
+
+    info = probe_video(path)
+    prompt = str(info.metadata.get("prompt", ""))
+    context = ClipContext(prompt=prompt, probe=args.probe)
+    tracker = settings.tracker
+    if tracker == "auto":
+        small = max(info.width, info.height) <= WORLD_MAX_SIDE
+        tracker = "world" if small or "scene" in info.metadata else "footage"
+    fps = args.fps or info.fps
+    start = int(round((args.start or 0.0) * fps))
+    if tracker == "world":
+        clip = read_video(path)
+        if args.fps is not None:
+            clip = clip.with_frames(clip.frames, fps=args.fps)
+        if start or args.end is not None:
+            stop = int(round(args.end * fps)) if args.end is not None else clip.num_frames
+            clip = clip.with_frames(clip.frames[start:stop])
+        analysis = None
+    else:
+        from physics_probes.footage import analyse_video_file
+
+        count = int(round((args.end - (args.start or 0.0)) * fps)) if args.end is not None \
+            else None
+        analysis, facts = analyse_video_file(path, fps=args.fps, start_frame=start,
+                                             max_count=count)
+        clip = SimpleNamespace(height=analysis.height, width=analysis.width,
+                               num_frames=analysis.num_frames, fps=analysis.fps,
+                               metadata=info.metadata)
+    names = _names(clip, context, args)
+    results = probe_clip(clip, context, names, settings, analysis=analysis)
+    if tracker == "footage":
+        note = facts["timing"].get("note")
+        for r in results:
+            r.measured["tracker"] = "footage"
+            if note:
+                r.measured["timing_note"] = note
+    return results, {"start_frame": start}
+
+
+def _names(clip: Any, context: Any, args: argparse.Namespace) -> list[str]:
+    from physics_probes.select import plan_clip
+
+    if args.probe is None or args.probe == "physics":
+        plan = plan_clip(clip, context, pixels_per_metre=args.pixels_per_metre, g_mps2=args.g_mps2)
+        return [*plan.motion_targets, "permanence", "constancy"]
+    return [args.probe]
 
 
 def _emit(record: dict[str, Any]) -> None:

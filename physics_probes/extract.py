@@ -116,7 +116,7 @@ class Detections:
         touches_border: ``(N,)`` bool, the box reaches an edge of the frame.
         static: ``(N,)`` bool, found by colour only (unchanged from the median: at rest, walls).
         num_frames, height, width: clip geometry.
-        background: the background model used.
+        background: the background model used (None from the footage tracker).
     """
 
     frame: np.ndarray
@@ -130,7 +130,7 @@ class Detections:
     num_frames: int
     height: int
     width: int
-    background: BackgroundModel
+    background: BackgroundModel | None
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])

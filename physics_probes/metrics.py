@@ -53,6 +53,7 @@ def summarize_probe(per_clip: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "n_applicable": applicable, "n_pass": n_pass, "n_fail": n_fail,
         "n_not_applicable": statuses.count("not_applicable"),
         "n_no_object": statuses.count("no_object"),
+        "n_inconclusive": statuses.count("inconclusive"),
         "median_error": float(np.median(errors)) if errors else None,
         "error_key": next((v.get("error_key") for v in per_clip if v.get("error_key")), None),
         "values": summarize_numeric(per_clip),

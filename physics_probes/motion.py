@@ -20,12 +20,19 @@ import numpy as np
 
 from physics_probes.analysis import ClipAnalysis
 from physics_probes.fitting import PolyFit, polyfit
-from physics_probes.result import FAIL, NO_OBJECT, PASS, ProbeResult
-from physics_probes.select import Target
+from physics_probes.result import (
+    FAIL,
+    INCONCLUSIVE,
+    NO_OBJECT,
+    NOT_APPLICABLE,
+    PASS,
+    ProbeResult,
+)
+from physics_probes.select import DEFAULT_G_MPS2, Target
 from physics_probes.track import Track
 
-__all__ = ["probe_freefall", "probe_projectile", "probe_uniform_motion", "follow",
-           "MIN_FIT_FRAMES", "MIN_R2"]
+__all__ = ["probe_freefall", "probe_projectile", "probe_uniform_motion", "follow", "choose",
+           "fall_evidence", "MIN_FIT_FRAMES", "MIN_R2"]
 
 #: A fit needs the whole object in view in at least this many frames.
 MIN_FIT_FRAMES = 4
@@ -37,11 +44,102 @@ UNIFORM_CONFIDENCE: float | None = 0.99
 #: Largest RGB distance between a target's named colour and the track followed.
 TARGET_COLOUR_GATE = 100.0
 _CURVE_POINTS = 32
+#: A fall moves the object down by at least this many of its own sizes ...
+MIN_DROP_SIZES = 1.5
+#: ... and this share of the frame height.
+MIN_DROP_SHARE = 0.05
+#: ``freefall``: the object moves at least this share as far down as sideways.
+MIN_VERTICAL_SHARE = 0.5
+#: Footage fits drop points this many robust standard deviations off the curve ...
+OUTLIER_SIGMA = 4.0
+#: ... but never more than this share of them.
+MAX_OUTLIER_SHARE = 0.2
+#: Without a scale, the acceleration must point within this angle of straight down ...
+MAX_GRAVITY_ANGLE_DEG = 20.0
+#: ... and its first and second halves of the fall agree within this share (or their noise).
+MAX_G_DRIFT = 0.35
+ERROR_KEY_OF = {"freefall": "rel_error_g", "projectile": "rel_error_g", "bounce": "rel_error_g",
+                "uniform_motion": "rel_accel"}
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _by_box(analysis: ClipAnalysis, box: tuple[float, float, float, float], frame: int
+            ) -> Track | None:
+    """The track whose box at ``frame`` (or its nearest sighting within a second) overlaps the
+    user's box ``(x, y, w, h)`` (in that frame's pixels) best."""
+    x, y, w, h = box
+    want = np.array([x, y, x + w, y + h], dtype=np.float64)
+    window = max(1, int(round(analysis.fps)))
+    best, best_score = None, 0.0
+    for tr in analysis.objects():
+        k = int(np.argmin(np.abs(tr.frames - frame)))
+        if abs(int(tr.frames[k]) - frame) > window:
+            continue
+        got = analysis.frame_box(int(tr.frames[k]), tr.bbox[k])
+        score = _iou(got, want)
+        cx, cy = 0.5 * (got[0] + got[2]), 0.5 * (got[1] + got[3])
+        if want[0] <= cx <= want[2] and want[1] <= cy <= want[3]:
+            score += 0.5  # its centre inside the user's box
+        if score > best_score:
+            best, best_score = tr, score
+    return best
+
+
+def fall_evidence(analysis: ClipAnalysis, track: Track, probe: str) -> dict:
+    """How well ``track`` shows the motion of a gravity probe (``freefall``, ``projectile``,
+    ``bounce``), from its clean sightings.
+
+    Returns ``{"ok": bool, "why": str, "down_px", "dx_px", "dy_px", "score"}``: ``ok`` when the
+    object moves down by at least :data:`MIN_DROP_SIZES` of its sizes and :data:`MIN_DROP_SHARE`
+    of the frame height, (``freefall``) more down than sideways, and (``freefall``,
+    ``projectile``) with a downward acceleration clear of its noise. A car crossing the view, a
+    person walking (bobbing), a still scene or a camera pan shows none of that.
+    """
+    t, x, y = _points(analysis, track)
+    out = {"ok": False, "why": "", "down_px": 0.0, "dx_px": 0.0, "dy_px": 0.0, "score": 0.0}
+    if t.size < MIN_FIT_FRAMES + 2:
+        out["why"] = f"measurable in {t.size} frames"
+        return out
+    down = float(np.max(y - np.minimum.accumulate(y)))
+    dx, dy = float(np.ptp(x)), float(np.ptp(y))
+    out.update(down_px=down, dx_px=dx, dy_px=dy, score=down * t.size)
+    need = max(MIN_DROP_SIZES * track.size_px, MIN_DROP_SHARE * analysis.height)
+    if down < need:
+        out["why"] = f"moves down {down:.0f} px (a fall needs {need:.0f})"
+        return out
+    if probe in ("freefall", "bounce") and dx > dy / MIN_VERTICAL_SHARE:
+        out["why"] = f"moves sideways ({dx:.0f} px) more than down ({dy:.0f} px)"
+        return out
+    if probe == "bounce":
+        from physics_probes.bounce import find_contacts
+
+        if find_contacts(y, max(0.5, 0.1 * track.size_px)).size == 0:
+            out["why"] = "never turns back up (no floor contact)"
+            return out
+    if probe in ("freefall", "projectile"):
+        fy = _robust_fit(t, y, 2, analysis)[0]
+        if not (fy.acceleration > 0 and fy.acceleration > 3 * fy.acceleration_stderr):
+            out["why"] = (f"no clear downward acceleration ({fy.acceleration:.3g} +- "
+                          f"{fy.acceleration_stderr:.2g} px/s^2)")
+            return out
+    out["ok"] = True
+    return out
 
 
 def follow(analysis: ClipAnalysis, target: Target) -> Track | None:
-    """The track a motion probe follows: the object of the target's colour when known (the
-    longest such track), else the moving object that travels farthest."""
+    """The track a motion probe follows: the user's box (``target.box``), else the object of
+    the target's colour when known (the longest such track), else the moving object that
+    travels farthest. Gravity probes without a box or colour use :func:`choose` instead."""
+    if target.box is not None:
+        return _by_box(analysis, target.box, target.box_frame)
     objs = analysis.objects()
     if target.colour is not None:
         col = np.asarray(target.colour)
@@ -51,12 +149,87 @@ def follow(analysis: ClipAnalysis, target: Target) -> Track | None:
     return max(objs, key=lambda t: (t.extent_px > 0.5, len(t) * t.extent_px), default=None)
 
 
+def choose(analysis: ClipAnalysis, target: Target
+           ) -> tuple[Track | None, str, ProbeResult | None]:
+    """The object a motion probe measures, how it was chosen, or a no-verdict result.
+
+    A box, a colour (from the scene, prompt or user) or a text-grounded detection names the
+    object; otherwise a gravity probe takes the object that best shows a fall
+    (:func:`fall_evidence`) and, when none does, returns ``not_applicable``: a probe must not
+    judge an object the clip gives no reason to think is falling.
+    """
+    probe = target.probe
+    if target.box is not None or target.colour is not None:
+        track = follow(analysis, target)
+        how = "box" if target.box is not None else "colour"
+        if track is None:
+            what = ("no object at the given box" if target.box is not None
+                    else "no object of the expected colour")
+            return None, how, ProbeResult(probe, NO_OBJECT, f"{what} found",
+                                          error_key=ERROR_KEY_OF[probe])
+        return track, how, None
+    objs = analysis.objects()
+    if not objs:
+        return None, "motion", ProbeResult(probe, NO_OBJECT, "no object found",
+                                           error_key=ERROR_KEY_OF[probe])
+    if probe == "uniform_motion":
+        return follow(analysis, target), "motion", None
+    evidence = [(fall_evidence(analysis, t, probe), t) for t in objs]
+    good = [(e, t) for e, t in evidence if e["ok"]]
+    if good:
+        return max(good, key=lambda et: et[0]["score"])[1], "motion", None
+    best = max(evidence, key=lambda et: et[0]["down_px"])
+    what = {"freefall": "falls", "projectile": "flies on a falling curve",
+            "bounce": "falls and bounces"}[probe]
+    reason = (f"no object {what}: {len(objs)} moving object(s); the one that moves down most "
+              f"{best[0]['why'] or 'does not fall'}")
+    return None, "motion", ProbeResult(probe, NOT_APPLICABLE, reason,
+                                       {"n_candidates": len(objs)},
+                                       error_key=ERROR_KEY_OF[probe])
+
+
 def _points(analysis: ClipAnalysis, track: Track, allow_edge: bool = False
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(t_s, x_px, y_px)`` of the clean sightings of ``track``."""
     ok = analysis.clean(track, allow_edge=allow_edge)
-    t = track.frames[ok] / analysis.fps
+    t = analysis.times_s[track.frames[ok]]
     return t, track.centroid[ok, 0], track.centroid[ok, 1]
+
+
+def _robust_fit(t: np.ndarray, y: np.ndarray, degree: int, analysis: ClipAnalysis
+                ) -> tuple[PolyFit, np.ndarray]:
+    """Polynomial fit; on footage, points off the curve by more than :data:`OUTLIER_SIGMA`
+    robust standard deviations (a sighting merged with a hand, cut by the frame edge) are
+    dropped, at most :data:`MAX_OUTLIER_SHARE` of them. Returns the fit and the kept mask."""
+    keep = np.ones(t.size, dtype=bool)
+    fit = polyfit(t, y, degree)
+    if analysis.source != "footage":
+        return fit, keep
+    for _ in range(3):
+        resid = np.abs(y - fit(t))
+        scale = 1.4826 * float(np.median(resid[keep])) + 0.5
+        bad = resid > OUTLIER_SIGMA * scale
+        if not bad.any() or bad.sum() > MAX_OUTLIER_SHARE * t.size \
+                or (~bad).sum() < max(MIN_FIT_FRAMES, degree + 2):
+            break
+        if np.array_equal(~bad, keep):
+            break
+        keep = ~bad
+        fit = polyfit(t[keep], y[keep], degree)
+    return fit, keep
+
+
+def _flight(t: np.ndarray, x: np.ndarray, y: np.ndarray, size: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """On footage, the points up to the first floor contact (a dropped ball bounces)."""
+    from physics_probes.bounce import find_contacts
+
+    contacts = find_contacts(y, max(0.5, 0.1 * size))
+    if contacts.size:
+        end = int(contacts[0]) + 1
+        if end >= MIN_FIT_FRAMES + 2:
+            return t[:end], x[:end], y[:end]
+    return t, x, y
 
 
 def _curve(fit: PolyFit, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,47 +237,118 @@ def _curve(fit: PolyFit, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tt, fit(tt)
 
 
-def _no_fit(probe: str, reason: str, error_key: str | None) -> ProbeResult:
-    return ProbeResult(probe, NO_OBJECT, reason, error_key=error_key)
+def _object_record(analysis: ClipAnalysis, track: Track, how: str) -> tuple[dict, dict]:
+    """Which object was measured: ``(measured, plot)`` entries with its box in every frame it
+    was seen (in the frame's own pixels, so a plot can draw it on the frame)."""
+    boxes = np.array([analysis.frame_box(int(f), b) for f, b in zip(track.frames, track.bbox)])
+    measured = {"track_id": track.track_id, "chosen_by": how,
+                "object_colour_rgb": track.mean_colour, "object_size_px": track.size_px,
+                "tracker": analysis.source, "moving_camera": analysis.moving_camera}
+    plot = {"object_frames": track.frames, "object_boxes_px": boxes}
+    return measured, plot
 
 
 def _prepare(probe: str, analysis: ClipAnalysis, target: Target, error_key: str
-             ) -> tuple[Track, np.ndarray, np.ndarray, np.ndarray] | ProbeResult:
-    track = follow(analysis, target)
-    if track is None:
-        what = "no object of the expected colour" if target.colour is not None else "no object"
-        return _no_fit(probe, f"{what} found", error_key)
+             ) -> tuple[Track, np.ndarray, np.ndarray, np.ndarray, str] | ProbeResult:
+    track, how, verdict = choose(analysis, target)
+    if verdict is not None:
+        return verdict
+    assert track is not None
     t, x, y = _points(analysis, track)
+    if analysis.source == "footage" and probe != "uniform_motion":
+        t, x, y = _flight(t, x, y, track.size_px)
     if t.size < MIN_FIT_FRAMES:
-        return _no_fit(probe, f"the object is wholly in view in {t.size} frames; the fit needs "
-                              f"{MIN_FIT_FRAMES}", error_key)
-    return track, t, x, y
+        measured, plot = _object_record(analysis, track, how)
+        leaves = bool(track.touches_border.any())
+        why = (f"the object is wholly in view in {t.size} frames"
+               + (" (it leaves the view)" if leaves else "")
+               + f"; the fit needs {MIN_FIT_FRAMES}")
+        return ProbeResult(probe, INCONCLUSIVE, why, measured, {}, plot, error_key=error_key)
+    return track, t, x, y, how
 
 
-def _gravity(fy: PolyFit, target: Target, tolerance: float
+def _known_scale(target: Target, analysis: ClipAnalysis, track: Track
+                 ) -> tuple[float | None, str]:
+    """Pixels per metre and where it came from: the target's (user, scene), else the known
+    size of the measured object (``object_size_m``: its width) over its median box width."""
+    if target.pixels_per_metre is not None:
+        return target.pixels_per_metre, "given"
+    if target.object_size_m is not None:
+        ok = analysis.clean(track)
+        widths = track.bbox[ok, 2] - track.bbox[ok, 0] if ok.any() else \
+            track.bbox[:, 2] - track.bbox[:, 0]
+        return float(np.median(widths)) / target.object_size_m, "object size"
+    return None, "unknown"
+
+
+def _shape_checks(t: np.ndarray, x: np.ndarray, y: np.ndarray, fy: PolyFit,
+                  analysis: ClipAnalysis) -> dict:
+    """Scale-free evidence of gravity: the direction of the acceleration (within
+    :data:`MAX_GRAVITY_ANGLE_DEG` of straight down, allowing for its noise) and its
+    consistency over the fall (first and second half agree within :data:`MAX_G_DRIFT` or
+    their noise)."""
+    fx = _robust_fit(t, x, 2, analysis)[0]
+    ax, ay = fx.acceleration, fy.acceleration
+    angle = float(np.degrees(np.arctan2(abs(ax), max(ay, 1e-9))))
+    direction_ok = abs(ax) <= np.tan(np.radians(MAX_GRAVITY_ANGLE_DEG)) * max(ay, 0.0) \
+        + 3 * fx.acceleration_stderr
+    out = {"gravity_angle_deg": angle, "gravity_direction_ok": bool(direction_ok),
+           "g_first_half_px_s2": None, "g_second_half_px_s2": None, "g_consistent": None}
+    half = t.size // 2
+    if half >= MIN_FIT_FRAMES:
+        g1 = _robust_fit(t[:half], y[:half], 2, analysis)[0]
+        g2 = _robust_fit(t[half:], y[half:], 2, analysis)[0]
+        noise = 3 * float(np.hypot(g1.acceleration_stderr, g2.acceleration_stderr))
+        consistent = abs(g1.acceleration - g2.acceleration) <= max(MAX_G_DRIFT * abs(ay), noise)
+        out.update(g_first_half_px_s2=g1.acceleration, g_second_half_px_s2=g2.acceleration,
+                   g_consistent=bool(consistent))
+    return out
+
+
+def _gravity(fy: PolyFit, target: Target, tolerance: float, ppm: float | None = None,
+             scale_source: str = "given", shape: dict | None = None
              ) -> tuple[dict, dict, bool, str]:
     """Measured and expected gravity, and whether it passes."""
     g_px = fy.acceleration
     measured = {"g_px_s2": g_px, "g_px_s2_stderr": fy.acceleration_stderr, "r2": fy.r2,
                 "rmse_px": fy.rmse, "rel_error_g": None}
     expected: dict = {}
-    expected_px = target.g_px_s2
-    if target.pixels_per_metre is not None:
-        measured["g_m_s2"] = g_px / target.pixels_per_metre
-        measured["pixels_per_metre"] = target.pixels_per_metre
+    ppm = target.pixels_per_metre if ppm is None else ppm
+    g_mps2 = target.g_mps2 if target.g_mps2 is not None else (
+        DEFAULT_G_MPS2 if ppm is not None else None)
+    expected_px = g_mps2 * ppm if ppm is not None and g_mps2 is not None else None
+    if ppm is not None:
+        measured["g_m_s2"] = g_px / ppm
+        measured["pixels_per_metre"] = ppm
+        measured["scale_from"] = scale_source
     if expected_px is not None:
         rel = abs(g_px - expected_px) / expected_px
         measured["rel_error_g"] = rel
-        expected = {"g_px_s2": expected_px, "g_m_s2": target.g_mps2}
+        expected = {"g_px_s2": expected_px, "g_m_s2": g_mps2}
         ok = rel <= tolerance
         reason = "" if ok else (f"g = {g_px:.3g} px/s^2, expected {expected_px:.3g} "
                                 f"({100 * rel:.0f}% off, tolerance {100 * tolerance:.0f}%)")
         return measured, expected, ok, reason
-    # No scale: a downward acceleration, clearly above its noise, on a good parabola.
-    ok = g_px > 0 and g_px > 3 * fy.acceleration_stderr and fy.r2 >= MIN_R2
-    reason = "" if ok else (f"no clear downward acceleration (g = {g_px:.3g} +- "
-                            f"{fy.acceleration_stderr:.2g} px/s^2, R^2 = {fy.r2:.3f})")
-    return measured, expected, ok, reason
+    # No scale: a downward acceleration, clearly above its noise, on a good parabola, pointing
+    # down and the same over the fall. g in m/s^2 is not measurable: say so.
+    measured["g_m_s2"] = None
+    measured["scale_from"] = "unknown"
+    measured["note"] = ("no camera scale (pixels per metre): g in m/s^2 was not measurable; "
+                        "the verdict checks the shape of the fall only")
+    problems = []
+    if not (g_px > 0 and g_px > 3 * fy.acceleration_stderr and fy.r2 >= MIN_R2):
+        problems.append(f"no clear downward acceleration (g = {g_px:.3g} +- "
+                        f"{fy.acceleration_stderr:.2g} px/s^2, R^2 = {fy.r2:.3f})")
+    if shape is not None:
+        measured.update(shape)
+        if not shape["gravity_direction_ok"]:
+            problems.append(f"the acceleration points {shape['gravity_angle_deg']:.0f} deg off "
+                            "straight down")
+        if shape["g_consistent"] is False:
+            problems.append(f"the acceleration changes over the fall "
+                            f"({shape['g_first_half_px_s2']:.3g} then "
+                            f"{shape['g_second_half_px_s2']:.3g} px/s^2)")
+    return measured, expected, not problems, "; ".join(problems)
 
 
 def probe_freefall(analysis: ClipAnalysis, target: Target, tolerance: float = 0.1) -> ProbeResult:
@@ -112,13 +356,18 @@ def probe_freefall(analysis: ClipAnalysis, target: Target, tolerance: float = 0.
     prep = _prepare("freefall", analysis, target, "rel_error_g")
     if isinstance(prep, ProbeResult):
         return prep
-    track, t, x, y = prep
-    fy = polyfit(t, y, 2)
-    measured, expected, ok, reason = _gravity(fy, target, tolerance)
+    track, t, x, y, how = prep
+    fy, keep = _robust_fit(t, y, 2, analysis)
+    t, x, y = t[keep], x[keep], y[keep]
+    ppm, scale_from = _known_scale(target, analysis, track)
+    shape = _shape_checks(t, x, y, fy, analysis) if ppm is None else None
+    measured, expected, ok, reason = _gravity(fy, target, tolerance, ppm, scale_from, shape)
+    obj, obj_plot = _object_record(analysis, track, how)
     measured.update(v0_px_s=float(fy.coeffs[1]), vx_px_s=float(polyfit(t, x, 1).coeffs[1]),
-                    n_points=int(t.size), track_id=track.track_id)
+                    n_points=int(t.size), **obj)
     tt, yy = _curve(fy, t)
-    plot = {"points_t_s": t, "points_x_px": x, "points_y_px": y, "fit_t_s": tt, "fit_y_px": yy}
+    plot = {"points_t_s": t, "points_x_px": x, "points_y_px": y, "fit_t_s": tt, "fit_y_px": yy,
+            **obj_plot}
     return ProbeResult("freefall", PASS if ok else FAIL, reason, measured, expected, plot,
                        error_key="rel_error_g")
 
@@ -128,16 +377,22 @@ def probe_projectile(analysis: ClipAnalysis, target: Target, tolerance: float = 
     prep = _prepare("projectile", analysis, target, "rel_error_g")
     if isinstance(prep, ProbeResult):
         return prep
-    track, t, x, y = prep
-    fy = polyfit(t, y, 2)
+    track, t, x, y, how = prep
+    fy, keep = _robust_fit(t, y, 2, analysis)
+    t, x, y = t[keep], x[keep], y[keep]
     fx1, fx2 = polyfit(t, x, 1), polyfit(t, x, 2)
-    measured, expected, ok, reason = _gravity(fy, target, tolerance)
-    g_ref = target.g_px_s2 if target.g_px_s2 is not None else abs(fy.acceleration)
+    ppm, scale_from = _known_scale(target, analysis, track)
+    shape = _shape_checks(t, x, y, fy, analysis) if ppm is None else None
+    if shape is not None:
+        shape["gravity_direction_ok"] = True  # the x check below judges sideways acceleration
+    measured, expected, ok, reason = _gravity(fy, target, tolerance, ppm, scale_from, shape)
+    g_ref = ppm * (target.g_mps2 or DEFAULT_G_MPS2) if ppm is not None else abs(fy.acceleration)
     ax = fx2.acceleration
     ax_ratio = abs(ax) / max(g_ref, 1e-9)
     measured.update(vx_px_s=float(fx1.coeffs[1]), ax_px_s2=ax, ax_over_g=ax_ratio,
-                    r2_x=fx1.r2, rmse_x_px=fx1.rmse, n_points=int(t.size),
-                    track_id=track.track_id)
+                    r2_x=fx1.r2, rmse_x_px=fx1.rmse, n_points=int(t.size))
+    obj, obj_plot = _object_record(analysis, track, how)
+    measured.update(obj)
     expected["ax_px_s2"] = 0.0
     if ax_ratio > tolerance:
         ok = False
@@ -145,7 +400,7 @@ def probe_projectile(analysis: ClipAnalysis, target: Target, tolerance: float = 
                                                   f"({100 * ax_ratio:.0f}% of g)"]))
     tt, yy = _curve(fy, t)
     plot = {"points_t_s": t, "points_x_px": x, "points_y_px": y, "fit_t_s": tt,
-            "fit_y_px": yy, "fit_x_px": fx1(tt)}
+            "fit_y_px": yy, "fit_x_px": fx1(tt), **obj_plot}
     return ProbeResult("projectile", PASS if ok else FAIL, reason, measured, expected, plot,
                        error_key="rel_error_g")
 
@@ -156,7 +411,7 @@ def probe_uniform_motion(analysis: ClipAnalysis, target: Target,
     prep = _prepare("uniform_motion", analysis, target, "rel_accel")
     if isinstance(prep, ProbeResult):
         return prep
-    track, t, x, y = prep
+    track, t, x, y, how = prep
     fx1, fy1 = polyfit(t, x, 1), polyfit(t, y, 1)
     fx2, fy2 = polyfit(t, x, 2), polyfit(t, y, 2)
     span = float(t.max() - t.min())
@@ -169,7 +424,9 @@ def probe_uniform_motion(analysis: ClipAnalysis, target: Target,
     rmse = float(np.sqrt((fx1.rmse**2 + fy1.rmse**2)))
     measured = {"vx_px_s": float(fx1.coeffs[1]), "vy_px_s": float(fy1.coeffs[1]),
                 "speed_px_s": speed, "accel_px_s2": accel, "rel_accel": rel_accel,
-                "rmse_px": rmse, "n_points": int(t.size), "track_id": track.track_id}
+                "rmse_px": rmse, "n_points": int(t.size)}
+    obj, obj_plot = _object_record(analysis, track, how)
+    measured.update(obj)
     if target.pixels_per_metre is not None:
         measured["speed_m_s"] = speed / target.pixels_per_metre
         measured["accel_m_s2"] = accel / target.pixels_per_metre
@@ -187,6 +444,6 @@ def probe_uniform_motion(analysis: ClipAnalysis, target: Target,
                             f"(tolerance {100 * tolerance:.0f}%)")
     tt = np.linspace(float(t.min()), float(t.max()), _CURVE_POINTS)
     plot = {"points_t_s": t, "points_x_px": x, "points_y_px": y, "fit_t_s": tt,
-            "fit_x_px": fx1(tt), "fit_y_px": fy1(tt)}
+            "fit_x_px": fx1(tt), "fit_y_px": fy1(tt), **obj_plot}
     return ProbeResult("uniform_motion", PASS if ok else FAIL, reason, measured,
                        {"accel_px_s2": 0.0}, plot, error_key="rel_accel")

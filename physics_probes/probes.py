@@ -17,10 +17,18 @@ from physics_probes.bounce import probe_bounce
 from physics_probes.constancy import probe_constancy
 from physics_probes.motion import probe_freefall, probe_projectile, probe_uniform_motion
 from physics_probes.permanence import probe_permanence
-from physics_probes.result import NOT_APPLICABLE, ProbeResult
+from physics_probes.result import INCONCLUSIVE, NOT_APPLICABLE, ProbeResult
 from physics_probes.select import MOTION_PROBES, PROBES, ClipPlan, Target, plan_clip
 
-__all__ = ["ProbeSettings", "probe_clip", "run_probe", "ERROR_KEYS"]
+__all__ = ["ProbeSettings", "probe_clip", "run_probe", "choose_tracker", "ERROR_KEYS",
+           "MIN_FRAMES", "TRACKERS", "WORLD_MAX_SIDE"]
+
+#: A probe needs this many frames for any verdict.
+MIN_FRAMES = 3
+TRACKERS = ("auto", "world", "footage")
+#: ``auto`` reads clips up to this long side with the world extractor (world renders and the
+#: reference generator's clips); larger clips are camera-like footage.
+WORLD_MAX_SIDE = 128
 
 _MOTION_FNS = {"freefall": probe_freefall, "projectile": probe_projectile,
                "uniform_motion": probe_uniform_motion, "bounce": probe_bounce}
@@ -39,6 +47,11 @@ class ProbeSettings:
         max_size_cv, max_colour_cv: constancy tolerances.
         pixels_per_metre: camera scale to assume (default: the scene's, else unknown).
         g_mps2: gravity to expect (default: the scene's, else 9.81 when the scale is known).
+        object_box, object_frame: the object to measure, as a box ``(x, y, w, h)`` in the
+            pixels of frame ``object_frame`` (default: chosen by colour or by its motion).
+        object_size_m: the measured object's width in metres (gives the camera scale).
+        tracker: ``auto`` (world extractor for world clips and clips of at most
+            :data:`WORLD_MAX_SIDE` pixels, else the footage tracker), ``world`` or ``footage``.
     """
 
     tolerance: float = 0.1
@@ -46,6 +59,10 @@ class ProbeSettings:
     max_colour_cv: float = 0.1
     pixels_per_metre: float | None = None
     g_mps2: float | None = None
+    object_box: tuple[float, float, float, float] | None = None
+    object_frame: int = 0
+    object_size_m: float | None = None
+    tracker: str = "auto"
 
 
 def run_probe(name: str, analysis: ClipAnalysis, plan: ClipPlan,
@@ -62,6 +79,11 @@ def run_probe(name: str, analysis: ClipAnalysis, plan: ClipPlan,
         return ProbeResult(name, NOT_APPLICABLE, why, error_key=ERROR_KEYS[name])
     if name in MOTION_PROBES:
         target: Target = plan.motion_targets[name]
+        if settings.object_box is not None or settings.object_size_m is not None:
+            target = dataclasses.replace(
+                target, box=settings.object_box or target.box,
+                box_frame=settings.object_frame if settings.object_box else target.box_frame,
+                object_size_m=settings.object_size_m)
         return _MOTION_FNS[name](analysis, target, settings.tolerance)
     if name == "permanence":
         return probe_permanence(analysis)
@@ -86,7 +108,27 @@ def probe_clip(clip: Any, context: Any = None, names: Sequence[str] | None = Non
     settings = settings or ProbeSettings()
     plan = plan_clip(clip, context, pixels_per_metre=settings.pixels_per_metre,
                      g_mps2=settings.g_mps2)
+    if clip.num_frames < MIN_FRAMES:
+        why = f"the clip has {clip.num_frames} frame(s); the probes need at least {MIN_FRAMES}"
+        return [ProbeResult(n, INCONCLUSIVE, why, error_key=ERROR_KEYS[n])
+                for n in (names or PROBES)]
     if analysis is None:
-        analysis = analyse_clip(clip)
+        if choose_tracker(clip, plan, settings.tracker) == "footage":
+            from physics_probes.footage import analyse_clip_footage
+
+            analysis = analyse_clip_footage(clip)
+        else:
+            analysis = analyse_clip(clip)
     analysis = analysis.with_occluders(plan.occluders_px)
     return [run_probe(n, analysis, plan, settings) for n in (names or PROBES)]
+
+
+def choose_tracker(clip: Any, plan: ClipPlan, tracker: str = "auto") -> str:
+    """``world`` or ``footage``: which tracker reads ``clip`` (see :class:`ProbeSettings`)."""
+    if tracker not in TRACKERS:
+        raise ValueError(f"unknown tracker {tracker!r}; choose from {', '.join(TRACKERS)}")
+    if tracker != "auto":
+        return tracker
+    if plan.source == "scene" or max(clip.height, clip.width) <= WORLD_MAX_SIDE:
+        return "world"
+    return "footage"

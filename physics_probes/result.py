@@ -15,10 +15,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PASS", "FAIL", "NOT_APPLICABLE", "NO_OBJECT", "STATUSES", "ProbeResult", "jsonable"]
+__all__ = ["PASS", "FAIL", "NOT_APPLICABLE", "NO_OBJECT", "INCONCLUSIVE", "STATUSES",
+           "ProbeResult", "jsonable"]
 
+#: ``not_applicable``: the clip does not show what the probe tests (no falling object);
+#: ``no_object``: no object found at all; ``inconclusive``: the object is there but the clip
+#: holds too little evidence for a verdict (too few measurable points, 1 frame).
 PASS, FAIL, NOT_APPLICABLE, NO_OBJECT = "pass", "fail", "not_applicable", "no_object"
-STATUSES = (PASS, FAIL, NOT_APPLICABLE, NO_OBJECT)
+INCONCLUSIVE = "inconclusive"
+STATUSES = (PASS, FAIL, NOT_APPLICABLE, NO_OBJECT, INCONCLUSIVE)
 
 
 def jsonable(value: Any) -> Any:

@@ -47,12 +47,18 @@ class Target:
         colour: ``(3,)`` RGB of the object to follow, or None (follow the main moving object).
         pixels_per_metre: camera scale of the clip, or None when unknown.
         g_mps2: expected gravity (m/s^2), or None when the scale is unknown.
+        box, box_frame: the object to follow, named by the user as a box ``(x, y, w, h)`` in
+            the pixels of frame ``box_frame`` (or found there by a text-grounded detector).
+        object_size_m: the width of the followed object in metres (gives the camera scale).
     """
 
     probe: str
     colour: tuple[float, float, float] | None = None
     pixels_per_metre: float | None = None
     g_mps2: float | None = None
+    box: tuple[float, float, float, float] | None = None
+    box_frame: int = 0
+    object_size_m: float | None = None
 
     @property
     def g_px_s2(self) -> float | None:

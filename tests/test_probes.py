@@ -107,7 +107,9 @@ def test_freefall_without_scale_checks_shape_only():
     clip = Clip(scene.clip.frames, scene.clip.fps)
     (r,) = probe_clip(clip, ClipContext(prompt=f"a {spec.objects[0].colour} ball falls"),
                       ["freefall"])
-    assert r.status == "pass" and r.expected == {} and "g_m_s2" not in r.measured
+    assert r.status == "pass" and r.expected == {} and r.measured["g_m_s2"] is None
+    assert "not measurable" in r.measured["note"]
+    assert r.measured["gravity_direction_ok"] and r.measured["g_consistent"]
 
 
 def test_bounce_measures_restitution():
