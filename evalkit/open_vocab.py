@@ -32,7 +32,8 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 
-__all__ = ["DEFAULT_DETECTOR", "Detection", "OpenVocabDetector", "OpenVocabWeightsUnavailable"]
+__all__ = ["DEFAULT_DETECTOR", "Detection", "OpenVocabDetector", "OpenVocabWeightsUnavailable",
+           "check_available"]
 
 log = logging.getLogger(__name__)
 
@@ -148,28 +149,47 @@ class OpenVocabDetector:
         return {"detector": self.source, "model_type": getattr(self.model.config, "model_type", None)}
 
 
-@functools.lru_cache(maxsize=2)
-def _load_cached(source: str, device: str, local_files_only: bool | None, batch_size: int) -> OpenVocabDetector:
-    from transformers import AutoConfig, AutoModelForZeroShotObjectDetection, AutoProcessor
+def _how_to(source: str) -> str:
+    return (f"On a machine with access, save it once with "
+            f"AutoModelForZeroShotObjectDetection.from_pretrained('{source}').save_pretrained(DIR) and "
+            f"AutoProcessor.from_pretrained('{source}').save_pretrained(DIR) (or 'hf download {source} "
+            f"--local-dir DIR'), then pass the folder")
 
-    from evalkit.progress import quiet_library_bars
+
+def _config(source: str, local_files_only: bool | None) -> Any:
+    """The model's config, or the one-line error; refuses models that are not OWL."""
+    from transformers import AutoConfig
 
     kwargs = {} if local_files_only is None else {"local_files_only": local_files_only}
-    how_to = (f"On a machine with access, save it once with "
-              f"AutoModelForZeroShotObjectDetection.from_pretrained('{source}').save_pretrained(DIR) and "
-              f"AutoProcessor.from_pretrained('{source}').save_pretrained(DIR) (or 'hf download {source} "
-              f"--local-dir DIR'), then pass the folder")
     try:
         config = AutoConfig.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
         raise OpenVocabWeightsUnavailable(
             f"open-vocabulary detector '{source}' could not be loaded: it is not a local folder with a "
             f"model, and the hub has no copy reachable from here (offline, or not in the local cache). "
-            f"{how_to}. Cause: {str(exc).splitlines()[0]}") from exc
+            f"{_how_to(source)}. Cause: {str(exc).splitlines()[0]}") from exc
     if config.model_type not in _OWL_TYPES:
         raise OpenVocabWeightsUnavailable(
             f"open-vocabulary detector '{source}' is a {config.model_type!r} model; evalkit supports "
             f"OWLv2 and OWL-ViT ({', '.join(sorted(_OWL_TYPES))}), e.g. {DEFAULT_DETECTOR}")
+    return config
+
+
+def check_available(source: str | Path = DEFAULT_DETECTOR, local_files_only: bool | None = None) -> None:
+    """Raise :class:`OpenVocabWeightsUnavailable` unless ``source`` names a loadable OWL model;
+    reads only its config (a run checks this before it decodes any video)."""
+    folder = Path(source).expanduser()
+    _config(str(folder.resolve()) if folder.is_dir() else str(source), local_files_only)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(source: str, device: str, local_files_only: bool | None, batch_size: int) -> OpenVocabDetector:
+    from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
+    from evalkit.progress import quiet_library_bars
+
+    kwargs = {} if local_files_only is None else {"local_files_only": local_files_only}
+    config = _config(source, local_files_only)
     try:
         with quiet_library_bars():
             model = AutoModelForZeroShotObjectDetection.from_pretrained(source, **kwargs)
@@ -177,6 +197,6 @@ def _load_cached(source: str, device: str, local_files_only: bool | None, batch_
     except (OSError, ValueError) as exc:
         raise OpenVocabWeightsUnavailable(
             f"open-vocabulary detector '{source}' could not be loaded (model or processor files "
-            f"missing). {how_to}. Cause: {str(exc).splitlines()[0]}") from exc
+            f"missing). {_how_to(source)}. Cause: {str(exc).splitlines()[0]}") from exc
     log.info("open-vocabulary detector %s (%s) on %s", source, config.model_type, device)
     return OpenVocabDetector(model.eval().to(device), processor, source, device, batch_size)

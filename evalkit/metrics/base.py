@@ -55,6 +55,8 @@ class ClipContext:
         probe: an explicit physics probe name from the suite, or None.
         seed: the sampling seed, or None.
         generator: label of the generator that made the clip, or None.
+        auxiliary_info: VBench's ``auxiliary_info`` of the prompt (e.g. ``{"object": "cat"}``,
+            ``{"color": "red"}``) when the suite's prompts came from ``VBench_full_info.json``.
     """
 
     prompt: str = ""
@@ -62,6 +64,7 @@ class ClipContext:
     probe: str | None = None
     seed: int | None = None
     generator: str | None = None
+    auxiliary_info: dict[str, Any] | None = None
 
 
 Reduction = Literal["sum", "cat", "mean"]
