@@ -143,6 +143,11 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
             set_metrics[entry.name] = spec
         else:
             clip_metrics[entry.name] = spec
+        # Weights a metric cannot find: one line now, before any clip is generated or decoded.
+        options_problem = getattr(cls, "options_problem", None)
+        problem = options_problem(options) if options_problem else None
+        if problem:
+            raise ConfigError(f"{where} ({entry.name}): {problem}")
         metric_info[entry.name] = cls(**options).info()
     _refuse_name_collisions(label, [p.id or "" for p in resolved.prompts], "prompt id")
     _refuse_name_collisions(label, list(generators), "generator label")
