@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import EvalkitError
-from evalkit.results import ARROWS, clip_table, generator_table, load_summaries, metric_label
+from evalkit.results import (ARROWS, VBENCH_COLUMNS, clip_table, generator_table, load_summaries,
+                             metric_label)
 from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, RUN_FILE, SET_PROMPT_ID,
                            RunStore)
 
@@ -449,6 +450,10 @@ def leaderboard(runs: Iterable[RunData], rank_by: str | None = None) -> Leaderbo
                     row[f"{name} ±"] = _num(src.get(f"{label} std"))
                     n = _num(src.get(f"{label} n"))
                     row[f"{name} n"] = int(n) if not math.isnan(n) else 0
+            for column in VBENCH_COLUMNS:  # VBench's Quality / Semantic / Total, when computed
+                if column in src.index:
+                    row[column] = src.get(column) if column == VBENCH_COLUMNS[-1] \
+                        else _num(src.get(column))
             rows.append(row)
             keys.append((run.suite, _prompt_set(run), row["N"], tuple(sorted(set_key, key=str))))
     if not rows:

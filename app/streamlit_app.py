@@ -258,6 +258,14 @@ def page_leaderboard(runs: list[data.RunData], root: str) -> None:
             config[f"{name} n"] = st.column_config.NumberColumn(
                 f"{name} n", help="clips with a value")
             columns += [f"{name} ±", f"{name} n"]
+    for column in data.VBENCH_COLUMNS:  # VBench's combined scores, after its dimensions
+        if column in frame.columns:
+            config[column] = st.column_config.TextColumn(
+                column, help="VBench dimensions not computed (left out, not counted as 0)") \
+                if column == data.VBENCH_COLUMNS[-1] else st.column_config.NumberColumn(
+                column, help="VBench's normalised, weighted score over the dimensions computed; "
+                             "Total = (4·Quality + Semantic)/5", format="%.4f")
+            columns.append(column)
     st.dataframe(frame, column_order=columns, column_config=config, hide_index=True,
                  key="leaderboard_table")
     units = " · ".join(f"**{n}** {i.get('units')}" for n, i in board.metrics.items()

@@ -12,7 +12,7 @@ from evalkit.store import SET_PROMPT_ID, RunStore, duplicate_clips, read_jsonl
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ARROWS", "clip_table", "display_table", "export_table", "generator_table",
+__all__ = ["ARROWS", "VBENCH_COLUMNS", "clip_table", "display_table", "export_table", "generator_table",
            "load_summaries", "metric_label"]
 
 ARROWS = {True: "↑", False: "↓", None: ""}
@@ -115,6 +115,7 @@ def generator_table(run_dir: str | Path) -> pd.DataFrame:
     for (gen, name), value in set_values.items():
         row = gens.setdefault(gen, {"generator": gen, "clips": 0, "clips_failed": 0})
         row[metric_label(name, metric_info.get(name, {}))] = value
+    _add_vbench_columns(gens, store, metric_info, repeats)
     if not gens:
         raise EvalkitError(f"run folder '{store.root}' holds no clips or results yet")
     frame = pd.DataFrame(list(gens.values())).set_index("generator").sort_index()
@@ -122,6 +123,35 @@ def generator_table(run_dir: str | Path) -> pd.DataFrame:
         frame["duplicates"] = frame["duplicates"].fillna(0).astype(int)
         frame.insert(2, "duplicates", frame.pop("duplicates"))
     return frame
+
+
+#: Columns of VBench's combined scores in the generator table (present when a run has VBench
+#: dimensions): Quality, Semantic and Total over the dimensions computed, and those not computed.
+VBENCH_COLUMNS = ("VBench total ↑", "VBench quality ↑", "VBench semantic ↑", "VBench missing")
+
+
+def _add_vbench_columns(gens: dict[str, dict[str, Any]], store: RunStore,
+                        metric_info: dict[str, dict[str, Any]], repeats: Any) -> None:
+    """VBench's Quality / Semantic / Total per generator (:mod:`evalkit.metrics.vbench.aggregate`),
+    from each dimension's VBench aggregate; ``VBench missing`` names the dimensions not computed
+    (they are left out, not counted as 0)."""
+    dims = {n for n, i in metric_info.items() if i.get("vbench_dimension")}
+    if not dims:
+        return
+    from evalkit.metrics.vbench.aggregate import dimension_results, vbench_scores
+
+    per_gen: dict[str, list[dict[str, Any]]] = {}
+    for record in store.results().values():
+        if record.get("metric") in dims and (record["generator"], record["prompt_id"],
+                                             int(record["sample"])) not in repeats:
+            per_gen.setdefault(record["generator"], []).append(record)
+    for gen, records in per_gen.items():
+        results = dimension_results(metric_info, records)
+        scores = vbench_scores({d: agg for d, (agg, _) in results.items()})
+        row = gens.setdefault(gen, {"generator": gen, "clips": 0, "clips_failed": 0})
+        for column, key in zip(VBENCH_COLUMNS[:3], ("total", "quality", "semantic")):
+            row[column] = scores[key] if scores[key] is not None else float("nan")
+        row[VBENCH_COLUMNS[3]] = ", ".join(scores["missing"]) or "none"
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -729,6 +729,7 @@ def write_summary(plan: Plan, store: RunStore, label: str, run_info: dict[str, A
     repeats = duplicate_clips({(r["generator"], r["prompt_id"], int(r["sample"])): r
                                for r in gens})
     metrics: dict[str, Any] = {}
+    vbench_rows: list[dict[str, Any]] = []  # VBench dimensions' records, for its aggregates
     for name in [*plan.clip_metrics, *plan.set_metrics]:
         is_set = name in plan.set_metrics
         spec = plan.set_metrics[name] if is_set else plan.clip_metrics[name]
@@ -737,6 +738,8 @@ def write_summary(plan: Plan, store: RunStore, label: str, run_info: dict[str, A
         if not is_set:
             rows = [r for r in rows if r.get("spec") == spec.fingerprint]
         values = [r["values"] for r in rows if r["status"] == "ok"]
+        if "vbench_dimension" in plan.metric_info[name]:
+            vbench_rows.extend(rows)
         entry: dict[str, Any] = {
             **plan.metric_info[name],
             "n": len(values),
@@ -776,8 +779,32 @@ def write_summary(plan: Plan, store: RunStore, label: str, run_info: dict[str, A
         "git": run_info["git"],
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if vbench_rows:
+        summary["vbench"] = _vbench_results(plan, store, label, gens, vbench_rows)
     write_json_atomic(store.summary_path(label), summary)
     return summary
+
+
+def _vbench_results(plan: Plan, store: RunStore, label: str, gens: list[dict[str, Any]],
+                    rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """VBench's Quality / Semantic / Total for one generator (the dimensions not computed
+    named), and its ``vbench/GEN_eval_results.json`` (per video: the clip file's path)."""
+    from evalkit.metrics.vbench.aggregate import (dimension_results, eval_results, vbench_scores,
+                                                  write_eval_results)
+
+    clips = {(r["prompt_id"], int(r["sample"])): r for r in gens if r["status"] == "ok"}
+
+    def video(record: dict[str, Any]) -> str:
+        gen = clips.get((record["prompt_id"], int(record["sample"])))
+        return str(store.clip_file(gen)) if gen else f"{record['prompt_id']}-{record['sample']}"
+
+    per_dim = dimension_results(plan.metric_info, rows, video)
+    path = store.root / "vbench" / f"{safe_name(label)}_eval_results.json"
+    write_eval_results(path, eval_results(per_dim))
+    scores = vbench_scores({d: agg for d, (agg, _) in per_dim.items()})
+    scores["dimensions"] = {d: agg for d, (agg, _) in per_dim.items()}
+    scores["eval_results"] = str(path.relative_to(store.root))
+    return scores
 
 
 # ----------------------------------------------------------------------------------------------

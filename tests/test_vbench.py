@@ -252,3 +252,83 @@ def test_temporal_flickering_with_static_filter_flags_clips(weights: dict[str, P
     values = metric.score(_clip(t=3), None)
     assert values["temporal_flickering"] == plain["temporal_flickering"]
     assert values["static"] in (0, 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# VBench's combined scores and files from a run
+# ----------------------------------------------------------------------------------------------
+
+
+def test_vbench_scores_name_what_is_missing() -> None:
+    from evalkit.metrics.vbench.aggregate import normalized, vbench_scores
+
+    assert normalized("subject_consistency", 0.1462) == 0.0
+    assert normalized("motion_smoothness", 0.9975) == pytest.approx(1.0)
+    full = {d: 0.5 for d in ("subject_consistency", "background_consistency", "temporal_flickering",
+                             "motion_smoothness", "aesthetic_quality", "imaging_quality", "dynamic_degree",
+                             "object_class", "multiple_objects", "human_action", "color",
+                             "spatial_relationship", "scene", "appearance_style", "temporal_style",
+                             "overall_consistency")}
+    s = vbench_scores(full)
+    q = [normalized(d, 0.5) * (0.5 if d == "dynamic_degree" else 1) for d in list(full)[:7]]
+    sem = [normalized(d, 0.5) for d in list(full)[7:]]
+    assert s["quality"] == pytest.approx(sum(q) / 6.5)
+    assert s["semantic"] == pytest.approx(sum(sem) / 9)
+    assert s["total"] == pytest.approx((4 * s["quality"] + s["semantic"]) / 5)
+    assert s["complete"] and s["missing"] == []
+    part = vbench_scores({"subject_consistency": 0.9, "dynamic_degree": 1.0})
+    assert part["quality"] == pytest.approx((normalized("subject_consistency", 0.9) + 0.5) / 1.5)
+    assert part["semantic"] is None and part["total"] is None and not part["complete"]
+    assert "imaging_quality" in part["missing_quality"] and "color" in part["missing_semantic"]
+
+
+def test_run_writes_vbench_scores_eval_results_and_table_columns(in_tmp: Path,
+                                                                 weights: dict[str, Path]) -> None:
+    import json
+
+    from evalkit.cli import main
+    from evalkit.metrics.vbench.aggregate import normalized
+    from evalkit.results import generator_table
+    from evalkit.video import write_video
+
+    clips = in_tmp / "clips"
+    clips.mkdir()
+    still = np.repeat(_clip(t=1).frames, 4, axis=0)
+    write_video(clips / "a red ball falls-0.mp4", Clip(still, 8.0))
+    write_video(clips / "a red ball falls-1.mp4", _clip(t=5, seed=2))
+    suite = {"name": "vb", "prompts": ["a red ball falls"], "output": "out", "samples_per_prompt": 2,
+             "generators": [{"name": "folder", "options": {"path": "clips"}}],
+             "metrics": [{"name": "temporal_flickering"},
+                         {"name": "subject_consistency", "options": {"weights_dir": str(weights["dir"])}},
+                         {"name": "background_consistency", "options": {"clip": str(weights["clip_b32"])}}]}
+    (in_tmp / "vb.yaml").write_text(yaml.safe_dump(suite))
+    assert main(["run", "vb.yaml", "--no-progress"]) == 0
+    out = in_tmp / "out"
+    summary = json.loads(next((out / "summary").glob("*.json")).read_text())
+    vb = summary["vbench"]
+    results = json.loads((out / vb["eval_results"]).read_text())
+    assert set(results) == {"temporal_flickering", "subject_consistency", "background_consistency"}
+    for dim, (agg, videos) in results.items():
+        assert len(videos) == 2 and {"video_path", "video_results"} == set(videos[0])
+        assert Path(videos[0]["video_path"]).is_file()
+        if dim != "temporal_flickering":  # pairs: 3 and 4
+            expected = (3 * videos[0]["video_results"] + 4 * videos[1]["video_results"]) / 7
+            paths = [Path(v["video_path"]).name for v in videos]
+            assert paths == ["000.mp4", "001.mp4"]
+            assert agg == pytest.approx(expected)
+        assert vb["dimensions"][dim] == agg
+    expected_q = sum(normalized(d, results[d][0]) for d in results) / 3
+    assert vb["quality"] == pytest.approx(expected_q)
+    assert vb["semantic"] is None and vb["total"] is None and vb["complete"] is False
+    assert {"motion_smoothness", "imaging_quality", "dynamic_degree", "aesthetic_quality",
+            "color"} <= set(vb["missing"])
+    table = generator_table(out)
+    row = table.iloc[0]
+    assert row["VBench quality ↑"] == pytest.approx(expected_q)
+    assert np.isnan(row["VBench total ↑"])
+    assert "motion_smoothness" in row["VBench missing"]
+    from app.data import leaderboard, load_run
+
+    board = leaderboard([load_run(out)]).frame
+    assert board.loc[0, "VBench quality ↑"] == pytest.approx(expected_q)
+    assert "imaging_quality" in board.loc[0, "VBench missing"]
