@@ -87,6 +87,18 @@ class Plan:
     metric_info: dict[str, dict[str, Any]]
     requests: list[GenerationRequest]
     probes: dict[str, str | None]  # prompt_id -> explicit probe from the suite
+    #: prompt_id -> VBench auxiliary_info (object, colour, relation) for the grounded dimensions
+    auxiliary: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: prompt_id -> the VBench dimensions the prompt is for (prompts read from
+    #: VBench_full_info.json); a VBench dimension scores only its own prompts, as in VBench
+    dimensions: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+
+    def scores_prompt(self, metric: str, prompt_id: str) -> bool:
+        """Whether ``metric`` scores clips of ``prompt_id``: every metric scores every prompt,
+        except that a VBench dimension skips prompts tagged for other dimensions only."""
+        wanted = self.dimensions.get(prompt_id)
+        is_dimension = "vbench_dimension" in self.metric_info.get(metric, {})
+        return wanted is None or not is_dimension or metric in wanted
 
     @property
     def n_clips(self) -> int:
@@ -152,8 +164,10 @@ def plan_run(resolved: ResolvedSuite) -> Plan:
     _refuse_name_collisions(label, [p.id or "" for p in resolved.prompts], "prompt id")
     _refuse_name_collisions(label, list(generators), "generator label")
     probes = {p.id or "": p.probe for p in resolved.prompts}
+    auxiliary = {p.id or "": p.auxiliary_info for p in resolved.prompts if p.auxiliary_info}
+    dimensions = {p.id or "": set(p.dimensions) for p in resolved.prompts if p.dimensions}
     return Plan(resolved, generators, generator_info, clip_metrics, set_metrics, metric_info,
-                requests, probes)
+                requests, probes, auxiliary, dimensions)
 
 
 def _refuse_name_collisions(label: str, names: list[str], what: str) -> None:
@@ -217,6 +231,7 @@ class ScoreTask:
     clip_path: str
     metrics: tuple[ComponentSpec, ...]
     probe: str | None = None
+    auxiliary_info: dict[str, Any] | None = None
 
 
 def run_generate_task(task: GenerateTask) -> list[dict[str, Any]]:
@@ -355,6 +370,7 @@ def run_score_task(task: ScoreTask) -> list[dict[str, Any]]:
     context = ClipContext(
         prompt=task.request.prompt, scene=task.request.scene,
         probe=task.probe, seed=task.request.seed, generator=task.generator_label,
+        auxiliary_info=task.auxiliary_info,
     )
     records = []
     for spec in task.metrics:
@@ -600,6 +616,8 @@ def _score(plan: Plan, store: RunStore, executor: Executor, report: RunReport,
                 continue
             missing = []
             for name, spec in plan.clip_metrics.items():
+                if not plan.scores_prompt(name, request.prompt_id):
+                    continue
                 result = done.get((label, request.prompt_id, request.sample, name))
                 if result and result["status"] == "ok" and result.get("spec") == spec.fingerprint:
                     report.scores_reused += 1
@@ -607,7 +625,8 @@ def _score(plan: Plan, store: RunStore, executor: Executor, report: RunReport,
                     missing.append(spec)
             if missing:
                 tasks.append(ScoreTask(label, request, str(store.clip_file(record)),
-                                       tuple(missing), plan.probes.get(request.prompt_id)))
+                                       tuple(missing), plan.probes.get(request.prompt_id),
+                                       plan.auxiliary.get(request.prompt_id)))
     if report.scores_reused:
         log.info("reusing %d scores already on disk", report.scores_reused)
     if not tasks:

@@ -1,6 +1,6 @@
-"""ViCLIP (overall_consistency, temporal_style): the port, its tokenizer, its frame transform,
-weights errors, and parity with VBench 0.1.5's own code on a tiny ViCLIP (when the parity
-environment of ``scripts/make_vbench_parity_env.sh`` is there)."""
+"""ViCLIP (overall_consistency, temporal_style) and CLIP appearance_style: the ViCLIP port, its
+tokenizer, the frame transforms, weights errors, and parity with VBench 0.1.5's own code on tiny
+weights (when the parity environment of ``scripts/make_vbench_parity_env.sh`` is there)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ import torch
 
 from evalkit.clip import Clip
 from evalkit.metrics.base import ClipContext
+from evalkit.metrics.vbench.appearance_style import AppearanceStyle
 from evalkit.metrics.vbench.overall_consistency import OverallConsistency, viclip_frames
 from evalkit.metrics.vbench.temporal_style import TemporalStyle
 from evalkit.metrics.vbench.viclip import SimpleTokenizer, ViCLIP, ViCLIPConfig, load_viclip
 from evalkit.video import write_video
+from tiny_vbench import make_tiny_openai_clip
 
 ENV = Path(os.environ.get("VBENCH_PARITY_ENV", "/tmp/vbench_env"))
 TINY = ViCLIPConfig(vision_width=128, vision_layers=2, vision_heads=2, embed_dim=32, text_width=128,
@@ -112,6 +114,12 @@ def test_missing_weights_one_line_naming_file_source_and_option(tmp_path: Path,
     assert problem and "\n" not in problem
     assert "ViClip-InternVid-10M-FLT.pth" in problem and "huggingface.co/OpenGVLab" in problem
     assert "viclip" in problem
+    problem = AppearanceStyle.options_problem({})
+    assert problem and "\n" not in problem and "ViT-B-32.pt" in problem
+    clip_file = make_tiny_openai_clip(tmp_path, "tiny-ViT-B-32.pt")
+    problem = AppearanceStyle.options_problem({"clip": str(clip_file)})  # OpenAI's file: needs the BPE
+    assert problem and "bpe_simple_vocab_16e6.txt.gz" in problem
+    assert AppearanceStyle.options_problem({"clip": str(clip_file), "bpe": str(make_tiny_bpe(tmp_path / "b.txt.gz"))}) is None
 
 
 @pytest.mark.skipif(not (ENV / "site" / "vbench").is_dir() or not (ENV / "site" / "timm").is_dir(),
@@ -129,14 +137,18 @@ def test_parity_with_vbench_overall_consistency_and_temporal_style(tmp_path: Pat
              "vision_heads": config.vision_heads, "embed_dim": config.embed_dim,
              "text_width": config.text_width, "text_layers": config.text_layers,
              "text_heads": config.text_heads}
-    (tmp_path / "sizes.json").write_text(json.dumps(sizes))
     video = write_video(tmp_path / "clip.mp4", _clip(t=21, h=144, w=176, seed=1))
     prompts = ["a red car turning a corner, camera pans left", "Iron Man flying in the sky, in cyberpunk style",
                "a “quoted” prompt &amp; an entity, time-lapse"]
+    styles = ["by Hokusai, in the style of Ukiyo", "oil painting", "in super slow motion"]
+    clip_b32 = make_tiny_openai_clip(tmp_path, "tiny-ViT-B-32.pt", seed=5)
+    spec = {"video": str(video), "viclip": str(weights), "sizes": sizes, "clip_b32": str(clip_b32),
+            "prompts": prompts, "styles": styles}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": str(ENV / "site"), "VBENCH_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
-    script = Path(__file__).with_name("vbench_reference_viclip.py")
-    proc = subprocess.run([sys.executable, str(script), str(video), str(weights), str(tmp_path / "sizes.json"),
-                           str(tmp_path), *prompts], capture_output=True, text=True, env=env, timeout=600)
+    script = Path(__file__).with_name("vbench_reference_semantic.py")
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "spec.json"), str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ref = json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -150,3 +162,11 @@ def test_parity_with_vbench_overall_consistency_and_temporal_style(tmp_path: Pat
         values = [metric.score(clip, ClipContext(prompt=p))[name] for p in prompts]
         np.testing.assert_allclose(values, ref[name]["video"], atol=1e-5, rtol=0)
         assert abs(float(np.mean(values)) - ref[name]["aggregate"]) < 1e-5
+
+    all_frames = Clip(np.load(tmp_path / "all_frames.npy"), 8.0)
+    style = AppearanceStyle(clip=str(clip_b32), bpe=str(bpe), device="cpu", batch_size=7)
+    rows = [style.score(all_frames, ClipContext(prompt="ignored", auxiliary_info={
+        "appearance_style": {"appearance_style": s}})) for s in styles]
+    assert [r["query"] for r in rows] == styles
+    np.testing.assert_allclose([r["appearance_style"] for r in rows], ref["appearance_style"]["video"], atol=1e-5, rtol=0)
+    assert abs(style.summarize(rows)["vbench"]["value"] - ref["appearance_style"]["aggregate"]) < 1e-5

@@ -35,6 +35,7 @@ def vbench_aggregate(dimension: str, per_clip: Sequence[dict[str, Any]]) -> dict
 
     - subject/background consistency: ``Σ_videos Σ_pairs sim / Σ_videos pairs`` (per frame pair,
       so longer clips weigh more), from each clip's value and ``pairs``;
+    - appearance style: per frame (``frames``), likewise;
     - temporal flickering: the mean over the clips the static filter kept (all clips when the
       filter is off);
     - every other dimension: the mean of the per-clip values.
@@ -49,6 +50,9 @@ def vbench_aggregate(dimension: str, per_clip: Sequence[dict[str, Any]]) -> dict
     if dimension in ("subject_consistency", "background_consistency"):
         pairs = sum(int(r["pairs"]) for r in rows)
         value = sum(float(r[dimension]) * int(r["pairs"]) for r in rows) / pairs
+    elif dimension == "appearance_style":  # VBench: the mean over all frames of all clips
+        frames = sum(int(r["frames"]) for r in rows)
+        value = sum(float(r[dimension]) * int(r["frames"]) for r in rows) / frames
     else:
         value = sum(float(r[dimension]) for r in rows) / len(rows)
     return {"value": value, "n": len(rows)}
