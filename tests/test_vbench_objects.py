@@ -147,13 +147,14 @@ def test_end_to_end_on_a_tiny_owlv2(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def _vbench_function(module: str, name: str):  # noqa: ANN202
-    """A function from VBench 0.1.5's source (``$EVALKIT_VBENCH_SRC`` holds the ``vbench`` folder,
-    e.g. the unpacked wheel of ``pip download vbench==0.1.5 --no-deps``), compiled alone so that
-    its module's torchvision/detectron2 imports are not needed."""
-    root = os.environ.get("EVALKIT_VBENCH_SRC")
-    path = Path(root or "/nonexistent") / "vbench" / f"{module}.py"
-    if not path.is_file():
-        pytest.skip("VBench's source is not here: set EVALKIT_VBENCH_SRC to an unpacked vbench 0.1.5 wheel")
+    """A function from VBench 0.1.5's source (the parity environment of
+    ``scripts/make_vbench_parity_env.sh``, ``$VBENCH_PARITY_ENV/site``, or ``$EVALKIT_VBENCH_SRC``
+    holding the ``vbench`` folder), compiled alone so that its module's torchvision/detectron2
+    imports are not needed."""
+    roots = [os.environ.get("EVALKIT_VBENCH_SRC"), str(Path(os.environ.get("VBENCH_PARITY_ENV", "/tmp/vbench_env")) / "site")]
+    path = next((Path(r) / "vbench" / f"{module}.py" for r in roots if r and (Path(r) / "vbench" / f"{module}.py").is_file()), None)
+    if path is None:
+        pytest.skip("VBench's source is not here: build scripts/make_vbench_parity_env.sh or set EVALKIT_VBENCH_SRC")
     fn = next(n for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef) and n.name == name)
     namespace = {"np": np, "random": random}
     exec(compile(ast.Module([fn], []), str(path), "exec"), namespace)  # noqa: S102 - VBench's own code
