@@ -170,3 +170,13 @@ def test_parity_with_vbench_overall_consistency_and_temporal_style(tmp_path: Pat
     assert [r["query"] for r in rows] == styles
     np.testing.assert_allclose([r["appearance_style"] for r in rows], ref["appearance_style"]["video"], atol=1e-5, rtol=0)
     assert abs(style.summarize(rows)["vbench"]["value"] - ref["appearance_style"]["aggregate"]) < 1e-5
+
+
+def test_a_checkpoint_with_code_is_refused_not_run(tmp_path: Path, tiny: dict[str, Path]) -> None:
+    import argparse
+
+    blob = {"model": torch.load(tiny["viclip"], weights_only=True)["model"],
+            "args": argparse.Namespace(lr=1e-4)}  # training checkpoints often pickle their args
+    torch.save(blob, tmp_path / "with_objects.pth")
+    with pytest.raises(ValueError, match="Python objects besides tensors"):
+        load_viclip(tmp_path / "with_objects.pth", tiny["bpe"])

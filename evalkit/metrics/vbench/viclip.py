@@ -290,7 +290,15 @@ def load_viclip(weights: str | Path, bpe: str | Path, device: str = "cpu",
     """ViCLIP from ``ViClip-InternVid-10M-FLT.pth`` (``{"model": state}``, or a bare state dict)
     and OpenAI's ``bpe_simple_vocab_16e6.txt.gz``; ``heads`` (vision, text) overrides the head
     counts, which a state dict does not record (ViT-L/14: 16 and 12, i.e. width / 64)."""
-    blob: Any = torch.load(weights, map_location="cpu", weights_only=True)
+    import pickle
+
+    try:
+        blob: Any = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only: a checkpoint that pickles Python objects is refused, never executed.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{weights}: holds Python objects besides tensors, which evalkit does not "
+                         f"unpickle ({first}); save its 'model' state dict alone with torch.save") from exc
     state = blob.get("model", blob) if isinstance(blob, dict) else blob
     if not isinstance(state, dict) or "vision_encoder.conv1.weight" not in state:
         raise ValueError(f"{weights}: not a ViCLIP checkpoint (no vision_encoder.conv1.weight)")
