@@ -8,7 +8,8 @@
 # (only its pure-Python transforms are used; see tests/vbench_reference.py for the one shim),
 # decord 0.6.0 (VBench's mp4 reader), openai-clip 1.0.1 (+ ftfy, regex, wcwidth, and
 # setuptools<81 for its pkg_resources import), easydict; timm and einops (imported by VBench's
-# ViCLIP code, for overall_consistency and temporal_style).
+# ViCLIP code, for overall_consistency and temporal_style); pyiqa (IQA-PyTorch, whose MUSIQ VBench's
+# imaging_quality runs; PolyForm Noncommercial: used here only to compare, never imported by evalkit).
 # DIR/dino: facebookresearch/dino's vision_transformer.py at commit 7c446df5 (Apache-2.0), the
 # code VBench's torch.hub.load('facebookresearch/dino:main', 'dino_vitb16') runs. Set
 # DINO_CODE=FOLDER to copy it from a local checkout instead of downloading it.
@@ -18,7 +19,8 @@ PY="${PYTHON:-.venv/bin/python}"
 mkdir -p "$DIR/site" "$DIR/dino"
 "$PY" -m pip install --no-deps --target "$DIR/site" -q \
   vbench==0.1.5 torchvision==0.28.0 decord==0.6.0 openai-clip==1.0.1 easydict==1.14 \
-  ftfy==6.3.1 wcwidth regex "setuptools==75.8.0" timm==1.0.31 einops==0.8.1
+  ftfy==6.3.1 wcwidth regex "setuptools==75.8.0" timm==1.0.31 einops==0.8.1 \
+  pyiqa==0.1.16
 if [ -n "${DINO_CODE:-}" ]; then
   cp "$DINO_CODE/vision_transformer.py" "$DINO_CODE/utils.py" "$DIR/dino/"
 else

@@ -149,6 +149,8 @@ def dimension_results(metric_info: Mapping[str, Mapping[str, Any]],
                 continue  # VBench never scores what its static filter left out
             if dim == "dynamic_degree":
                 value = bool(value)  # VBench writes the per-video verdict as a boolean
+            if dim == "imaging_quality":
+                value = r["values"].get("musiq_score", value)  # VBench's per-video scale: 0..100
             path = video_path(r) if video_path else f"{r.get('prompt_id')}-{r.get('sample')}"
             videos.append((str(path), value))
         out[dim] = (agg["value"], videos)

@@ -91,6 +91,10 @@ BACKBONES: dict[str, Backbone] = {
         Backbone("raft_things", "RAFT (FlyingThings3D checkpoint)", "raft-things.pth",
                  "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip (raft-things.pth inside)",
                  None, None, "raft", "raft_model/models", ("dynamic_degree", "temporal_flickering")),
+        # The file name carries the first 8 hex digits of its sha256 (torch.hub's convention).
+        Backbone("musiq_spaq", "MUSIQ trained on SPAQ", "musiq_spaq_ckpt-358bb6af.pth",
+                 "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
+                 None, None, "musiq", "pyiqa_model", ("imaging_quality",)),
         Backbone("viclip_l14", "ViCLIP ViT-L/14 (InternVid-10M-FLT)", "ViClip-InternVid-10M-FLT.pth",
                  "https://huggingface.co/OpenGVLab/VBench_Used_Models/resolve/main/ViClip-InternVid-10M-FLT.pth",
                  None, None, "viclip", "ViCLIP", ("overall_consistency", "temporal_style")),
