@@ -6,9 +6,11 @@ Written for evalkit from the paper and Google's reference implementation
 resized to 224 and 384, plus the original resolution), each 32x32 patch is embedded by a small
 ResNet root (weight-standardised convolutions, group norm, TensorFlow "SAME" padding), a
 hash-based 10x10 spatial embedding and a scale embedding are added, and a 14-layer transformer's
-class token is regressed to a quality score. Parameter names follow the PyTorch checkpoints that
-VBench downloads (``musiq_spaq_ckpt-358bb6af.pth``, released with IQA-PyTorch), so that file loads
-as is; no IQA-PyTorch code is used (its licence is non-commercial).
+class token is regressed to a quality score. Parameter names and numerical details (the -1000
+attention mask, the padding, the channels-last flattening) follow IQA-PyTorch's PyTorch port, whose
+checkpoint VBench downloads (``musiq_spaq_ckpt-358bb6af.pth``), so that file loads as is and the
+scores agree (``tests/test_vbench_imaging.py`` runs both); IQA-PyTorch's code is not copied (its
+licence is PolyForm Noncommercial).
 
 Shapes: :meth:`MUSIQ.forward` takes float ``(B, 3, H, W)`` in [0, 1] (all the same size) and
 returns ``(B,)`` scores (SPAQ: 0..100).
