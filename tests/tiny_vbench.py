@@ -47,12 +47,15 @@ def make_tiny_dino(folder: Path, seed: int = 0, dim: int = 64, depth: int = 2) -
 
 
 def make_tiny_openai_clip(folder: Path, name: str, seed: int = 0, width: int = 64,
-                          embed_dim: int = 32, text_width: int = 64) -> Path:
-    """OpenAI CLIP state dict (ViT-B/32-shaped at 224 px, tiny widths) saved as ``name``."""
+                          embed_dim: int = 32, text_width: int = 64, patch: int = 32,
+                          layers: int = 1) -> Path:
+    """OpenAI CLIP state dict (a ViT at 224 px; tiny widths by default) saved as ``name``.
+    ``width=768, layers=12, patch=32, embed_dim=512`` is ViT-B/32's image tower,
+    ``width=1024, layers=24, patch=14, embed_dim=768`` ViT-L/14's."""
     gen = torch.Generator().manual_seed(seed)
-    grid = 224 // 32
+    grid = 224 // patch
     s: dict[str, torch.Tensor] = {
-        "visual.conv1.weight": _rand(gen, width, 3, 32, 32, scale=0.02),
+        "visual.conv1.weight": _rand(gen, width, 3, patch, patch, scale=0.02),
         "visual.class_embedding": _rand(gen, width, scale=0.5),
         "visual.positional_embedding": _rand(gen, grid * grid + 1, width, scale=0.5),
         "visual.ln_pre.weight": 1 + _rand(gen, width), "visual.ln_pre.bias": _rand(gen, width),
@@ -63,8 +66,9 @@ def make_tiny_openai_clip(folder: Path, name: str, seed: int = 0, width: int = 6
         "logit_scale": torch.tensor(4.6052), "token_embedding.weight": _rand(gen, 49408, text_width),
         "ln_final.weight": torch.ones(text_width), "ln_final.bias": torch.zeros(text_width),
     }
-    for prefix, w in (("visual.transformer.", width), ("transformer.", text_width)):
-        b = prefix + "resblocks.0."
+    blocks = [("visual.transformer.", width, i) for i in range(layers)] + [("transformer.", text_width, 0)]
+    for prefix, w, i in blocks:
+        b = prefix + f"resblocks.{i}."
         s.update({
             b + "attn.in_proj_weight": _rand(gen, 3 * w, w, scale=0.2), b + "attn.in_proj_bias": _rand(gen, 3 * w),
             b + "attn.out_proj.weight": _rand(gen, w, w, scale=0.2), b + "attn.out_proj.bias": _rand(gen, w),
