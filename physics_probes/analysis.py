@@ -79,6 +79,8 @@ class ClipAnalysis:
         moving_camera: whether the camera moved (tracks are then camera-compensated).
         min_area_share: tracks whose median area is below this share of the largest object's
             are not significant (footage: 0, a small ball beside a walking person counts).
+        pixel_scale: original pixels per analysed pixel (footage: the working resolution's
+            step), the quantum of the masks' boxes.
     """
 
     tracks: tuple[Track, ...]
@@ -92,6 +94,7 @@ class ClipAnalysis:
     camera: np.ndarray | None = None
     moving_camera: bool = False
     min_area_share: float = SIGNIFICANT_AREA_SHARE
+    pixel_scale: float = 1.0
 
     @property
     def times_s(self) -> np.ndarray:

@@ -21,8 +21,17 @@ import numpy as np
 
 from physics_probes.analysis import ClipAnalysis
 from physics_probes.fitting import SegmentFit, shared_acceleration_fit
-from physics_probes.motion import MIN_FIT_FRAMES, _object_record, choose
-from physics_probes.result import FAIL, INCONCLUSIVE, PASS, ProbeResult
+from physics_probes.motion import (
+    MAX_IMPLIED_SIZE_M,
+    MAX_RMSE_SIZE_SHARE,
+    MIN_EVIDENCE_POINTS,
+    MIN_FIT_FRAMES,
+    MIN_IMPLIED_SIZE_M,
+    _object_record,
+    choose,
+    implied_size_m,
+)
+from physics_probes.result import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, ProbeResult
 from physics_probes.select import Target
 
 __all__ = ["probe_bounce", "find_contacts"]
@@ -34,6 +43,8 @@ _CURVE_POINTS = 24
 _G_TOLERANCE_FACTOR = 3.0
 #: Try every side assignment of the contact frames up to this many contacts (2^n fits).
 _MAX_EXHAUSTIVE_CONTACTS = 6
+#: With no object named, the flights must fit parabolas this well to count as a bounce.
+_MIN_MOTION_R2 = 0.9
 
 
 def find_contacts(y: np.ndarray, threshold: float) -> np.ndarray:
@@ -127,15 +138,16 @@ def probe_bounce(analysis: ClipAnalysis, target: Target, tolerance: float = 0.1)
     obj, obj_plot = _object_record(analysis, track, how)
     ok_pts = analysis.clean(track, allow_edge=True)
     t, y = analysis.times_s[track.frames[ok_pts]], track.centroid[ok_pts, 1]
+    x = track.centroid[ok_pts, 0]
     if t.size < MIN_FIT_FRAMES + 1:
         return ProbeResult("bounce", INCONCLUSIVE, f"the object is measurable in {t.size} "
                            f"frames; the probe needs {MIN_FIT_FRAMES + 1}", obj, {}, obj_plot,
                            error_key=error_key)
     threshold = max(0.5, 0.1 * track.size_px)
     keep = _drop_rest(t, y, threshold)
-    t, y = t[:keep], y[:keep]
+    t, x, y = t[:keep], x[:keep], y[:keep]
     contacts = find_contacts(y, threshold)
-    plot = {"points_t_s": t, "points_y_px": y, **obj_plot}
+    plot = {"points_t_s": t, "points_x_px": x, "points_y_px": y, **obj_plot}
     measured: dict = {"n_contacts": int(contacts.size), "n_points": int(t.size),
                       "restitution": [], "max_restitution": None, **obj}
     if contacts.size == 0 and bool(track.touches_border[-1]) and track.frames[-1] < \
@@ -151,6 +163,23 @@ def probe_bounce(analysis: ClipAnalysis, target: Target, tolerance: float = 0.1)
                            "the flights", measured, {}, plot, error_key=error_key)
     fit, seg = split
     g_px = 2.0 * fit.half_acceleration
+    g_err = 2.0 * fit.stderr_half_acceleration
+    implied = implied_size_m(track.size_px, g_px)
+    flights = np.bincount(seg, minlength=contacts.size + 1)
+    if how == "motion" and not (g_px > 3 * g_err and fit.r2 >= _MIN_MOTION_R2
+                                and t.size >= MIN_EVIDENCE_POINTS and flights.min() >= 3
+                                and _contacts_plausible(fit, t, contacts)
+                                and fit.rmse <= MAX_RMSE_SIZE_SHARE * track.size_px
+                                and MIN_IMPLIED_SIZE_M <= implied <= MAX_IMPLIED_SIZE_M):
+        # No object was named: without flights (3 points each or more) that fall under one
+        # clear acceleration of a plausible size for gravity, arriving down and leaving up at
+        # each contact, this is no bouncing object (a walker's bob, a track jumping between
+        # things), so no verdict.
+        return ProbeResult("bounce", NOT_APPLICABLE, f"no object falls and bounces: the "
+                           f"flights of the object that turns back up share no clear "
+                           f"downward acceleration of gravity ({g_px:.3g} +- {g_err:.2g} "
+                           f"px/s^2, R^2 {fit.r2:.2f}, RMS {fit.rmse:.1f} px, {implied:.3g} m "
+                           f"across under Earth's g)", measured, {}, plot, error_key=error_key)
     e, t_c = [], []
     for k in range(contacts.size):
         tc = _contact_time(fit, k)

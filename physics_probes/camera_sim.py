@@ -29,6 +29,7 @@ NEGATIVE_KINDS = ("car", "walk", "static", "pan")
 _BALL_RGB = (235, 120, 20)
 _SKIN_RGB = (225, 170, 140)
 _SUBSAMPLES = 3  # positions averaged over the exposure (motion blur)
+_NOISE_FIELDS = 7
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,6 +180,10 @@ def iter_footage(spec: FootageSpec) -> Iterator[np.ndarray]:
     ppm = spec.pixels_per_metre
     r_px = spec.ball_radius_m * ppm
     times = spec.times_s
+    # Sensor noise: a few independent fields reused in turn (drawing a fresh 1080p field per
+    # frame would cost more than the rest of the frame).
+    noise = [rng.normal(0, spec.noise, (h, w, 3)).astype(np.float32)
+             for _ in range(min(n, _NOISE_FIELDS))]
     for i in range(n):
         t = float(times[i])
         world = canvas.copy()
@@ -221,7 +226,7 @@ def iter_footage(spec: FootageSpec) -> Iterator[np.ndarray]:
             1.0 + 0.02 * np.sin(2 * np.pi * 3.1 * t))
         view = cv2.warpAffine(world, cams[i], (w, h), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT)
-        view = view * light + rng.normal(0, spec.noise, view.shape).astype(np.float32)
+        view = view * light + noise[i % len(noise)]
         yield np.clip(view, 0, 255).astype(np.uint8)
 
 

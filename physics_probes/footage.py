@@ -70,6 +70,9 @@ class FootageOptions:
         camera_min_shift_px: camera motion below this (working pixels) counts as none.
         max_corners: corners tracked for the camera motion.
         position_gate: the tracker's largest jump from the prediction (share of the diagonal).
+        max_gap_s: a track unseen for longer than this ends (a later blob is a new track).
+        size_gate: the tracker's largest jump from the prediction in object sizes (a ball
+            rebounding at the floor misses its prediction by about twice its step).
     """
 
     work_long_side: int = 384
@@ -83,6 +86,8 @@ class FootageOptions:
     camera_min_shift_px: float = 0.3
     max_corners: int = 300
     position_gate: float = 0.2
+    max_gap_s: float = 0.2
+    size_gate: float = 3.0
 
 
 def work_size(height: int, width: int, num_frames: int, options: FootageOptions
@@ -179,8 +184,9 @@ def analyse_footage(frames: Iterable[np.ndarray], fps: float, *, num_frames: int
     dets = _detect(work, camera, moving_camera, (wh, ww), (sx, sy), fps, options,
                    height, width)
     del work
-    tracks = [t for t in link_tracks(dets, TrackOptions(position_gate=options.position_gate))
-              if len(t) >= MIN_SIGHTINGS]
+    linking = TrackOptions(position_gate=options.position_gate, size_gate=options.size_gate,
+                           max_gap=max(2, int(round(options.max_gap_s * fps))))
+    tracks = [t for t in link_tracks(dets, linking) if len(t) >= MIN_SIGHTINGS]
     # Back to original pixels for the camera transforms too: x_ref = A x_frame + b.
     cam = camera.copy()
     cam[:, 0, 2] *= sx
@@ -190,7 +196,7 @@ def analyse_footage(frames: Iterable[np.ndarray], fps: float, *, num_frames: int
     return ClipAnalysis(tracks=tuple(tracks), num_frames=t_len, height=height, width=width,
                         fps=float(fps), occluders=np.zeros((0, 4)), source="footage",
                         times=times, camera=cam, moving_camera=moving_camera,
-                        min_area_share=0.0)
+                        min_area_share=0.0, pixel_scale=float(sx))
 
 
 def _gain(img: np.ndarray, valid: np.ndarray | None, ref_level: float) -> np.ndarray:

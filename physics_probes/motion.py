@@ -48,6 +48,23 @@ _CURVE_POINTS = 32
 MIN_DROP_SIZES = 1.5
 #: ... and this share of the frame height.
 MIN_DROP_SHARE = 0.05
+#: A motion probe that must find its object by its motion needs this many points of it.
+MIN_EVIDENCE_POINTS = 8
+#: ... lying on the fitted curve within this share of the object's size (RMS): the centre of
+#: one tracked object wobbles far less than its size; a track jumping between things does not.
+MAX_RMSE_SIZE_SHARE = 0.25
+#: The fitted points cover at least this share of the frames between the first and last.
+MIN_COVERAGE = 0.6
+#: A falling object keeps its size: its smaller extent (3-sighting mean) varies at most this
+#: factor over the fall.
+MAX_SIZE_RATIO = 1.5
+#: Scale-free gravity check: were the acceleration Earth's g, the object would be at most
+#: this many metres across (a walker drifting down a path over seconds "falls" at a few px/s^2,
+#: which would make him tens of metres tall; a dropped hammer on the Moon comes to ~2 m).
+MAX_IMPLIED_SIZE_M = 3.0
+#: ... and at least this many (a track that jumps between people "bounces" at 10^4-10^5 px/s^2,
+#: which would make a 25 px object a few millimetres wide).
+MIN_IMPLIED_SIZE_M = 0.01
 #: ``freefall``: the object moves at least this share as far down as sideways.
 MIN_VERTICAL_SHARE = 0.5
 #: Footage fits drop points this many robust standard deviations off the curve ...
@@ -95,26 +112,46 @@ def _by_box(analysis: ClipAnalysis, box: tuple[float, float, float, float], fram
 
 def fall_evidence(analysis: ClipAnalysis, track: Track, probe: str) -> dict:
     """How well ``track`` shows the motion of a gravity probe (``freefall``, ``projectile``,
-    ``bounce``), from its clean sightings.
+    ``bounce``), on the points the probe would fit (:func:`_fit_points`).
 
-    Returns ``{"ok": bool, "why": str, "down_px", "dx_px", "dy_px", "score"}``: ``ok`` when the
-    object moves down by at least :data:`MIN_DROP_SIZES` of its sizes and :data:`MIN_DROP_SHARE`
-    of the frame height, (``freefall``) more down than sideways, and (``freefall``,
-    ``projectile``) with a downward acceleration clear of its noise. A car crossing the view, a
-    person walking (bobbing), a still scene or a camera pan shows none of that.
+    Returns ``{"ok": bool, "why": str, "down_px", "dx_px", "dy_px", "score"}``. ``ok`` needs
+    every one of: the object moves down by at least :data:`MIN_DROP_SIZES` of its sizes and
+    :data:`MIN_DROP_SHARE` of the frame height; it keeps its size (:data:`MAX_SIZE_RATIO`: a car
+    or a walker coming towards the camera grows, a falling ball does not); (``freefall``,
+    ``bounce``) it moves at least :data:`MIN_VERTICAL_SHARE` as far down as sideways;
+    (``bounce``) it turns back up at a floor contact; (``freefall``, ``projectile``) its height
+    is a parabola (R^2 >= :data:`MIN_R2`) with a downward acceleration clear of its noise,
+    pointing down (:data:`MAX_GRAVITY_ANGLE_DEG`, ``freefall``) and the same over the fall
+    (:data:`MAX_G_DRIFT`), and fast enough for gravity given the object's size
+    (:func:`implied_size_m` between :data:`MIN_IMPLIED_SIZE_M` and :data:`MAX_IMPLIED_SIZE_M`). A car crossing the view, lane markings passing a dashcam, a person
+    walking (bobbing), a still scene or a camera pan shows none of that.
     """
-    t, x, y = _points(analysis, track)
+    t, x, y = _fit_points(analysis, track, probe)
     out = {"ok": False, "why": "", "down_px": 0.0, "dx_px": 0.0, "dy_px": 0.0, "score": 0.0}
-    if t.size < MIN_FIT_FRAMES + 2:
-        out["why"] = f"measurable in {t.size} frames"
+    if t.size < MIN_EVIDENCE_POINTS:
+        out["why"] = f"is measurable in {t.size} frames"
         return out
     down = float(np.max(y - np.minimum.accumulate(y)))
     dx, dy = float(np.ptp(x)), float(np.ptp(y))
     out.update(down_px=down, dx_px=dx, dy_px=dy, score=down * t.size)
+    times = analysis.times_s
+    in_span = int(np.count_nonzero((times >= t.min()) & (times <= t.max())))
+    if t.size < MIN_COVERAGE * in_span:
+        out["why"] = (f"is measured in only {t.size} of the {in_span} frames of its path "
+                      "(a track pieced together from different things)")
+        return out
     need = max(MIN_DROP_SIZES * track.size_px, MIN_DROP_SHARE * analysis.height)
     if down < need:
         out["why"] = f"moves down {down:.0f} px (a fall needs {need:.0f})"
         return out
+    ok = analysis.clean(track)
+    ext = np.minimum(track.bbox[ok, 2] - track.bbox[ok, 0], track.bbox[ok, 3] - track.bbox[ok, 1])
+    if ext.size >= 3:
+        smooth = np.convolve(ext, np.ones(3) / 3, mode="valid")
+        ratio = float(smooth.max() / max(smooth.min(), 1e-9))
+        if ratio > MAX_SIZE_RATIO:
+            out["why"] = f"changes size x{ratio:.1f} (it comes towards or goes from the camera)"
+            return out
     if probe in ("freefall", "bounce") and dx > dy / MIN_VERTICAL_SHARE:
         out["why"] = f"moves sideways ({dx:.0f} px) more than down ({dy:.0f} px)"
         return out
@@ -126,12 +163,48 @@ def fall_evidence(analysis: ClipAnalysis, track: Track, probe: str) -> dict:
             return out
     if probe in ("freefall", "projectile"):
         fy = _robust_fit(t, y, 2, analysis)[0]
-        if not (fy.acceleration > 0 and fy.acceleration > 3 * fy.acceleration_stderr):
-            out["why"] = (f"no clear downward acceleration ({fy.acceleration:.3g} +- "
-                          f"{fy.acceleration_stderr:.2g} px/s^2)")
+        if not (fy.acceleration > 0 and fy.acceleration > 3 * fy.acceleration_stderr
+                and fy.r2 >= MIN_R2):
+            out["why"] = (f"shows no clear downward acceleration ({fy.acceleration:.3g} +- "
+                          f"{fy.acceleration_stderr:.2g} px/s^2, R^2 {fy.r2:.2f})")
+            return out
+        if fy.rmse > MAX_RMSE_SIZE_SHARE * track.size_px:
+            out["why"] = (f"strays {fy.rmse:.1f} px from a parabola (over "
+                          f"{MAX_RMSE_SIZE_SHARE:.0%} of its {track.size_px:.0f} px size)")
+            return out
+        implied = implied_size_m(track.size_px, fy.acceleration)
+        if not MIN_IMPLIED_SIZE_M <= implied <= MAX_IMPLIED_SIZE_M:
+            out["why"] = (f"accelerates too {'slowly' if implied > 1 else 'fast'} for its "
+                          f"size: under Earth's gravity it would be {implied:.3g} m across")
+            return out
+        shape = _shape_checks(t, x, y, fy, analysis)
+        if probe == "freefall" and not shape["gravity_direction_ok"]:
+            out["why"] = (f"accelerates {shape['gravity_angle_deg']:.0f} deg off straight "
+                          "down")
+            return out
+        if shape["g_consistent"] is False:
+            out["why"] = (f"changes its acceleration along the path "
+                          f"({shape['g_first_half_px_s2']:.3g} then "
+                          f"{shape['g_second_half_px_s2']:.3g} px/s^2)")
             return out
     out["ok"] = True
     return out
+
+
+def implied_size_m(size_px: float, g_px_s2: float) -> float:
+    """The object's size in metres if its acceleration ``g_px_s2`` were Earth's gravity (on
+    the Moon it would be 6 times smaller: still an everyday object)."""
+    return size_px * DEFAULT_G_MPS2 / max(g_px_s2, 1e-9)
+
+
+def _fit_points(analysis: ClipAnalysis, track: Track, probe: str
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points a motion probe fits: the clean sightings; on footage, for gravity probes
+    other than ``bounce``, only the flight up to the first floor contact."""
+    t, x, y = _points(analysis, track)
+    if analysis.source == "footage" and probe in ("freefall", "projectile"):
+        t, x, y = _flight(t, x, y, track.size_px)
+    return t, x, y
 
 
 def follow(analysis: ClipAnalysis, target: Target) -> Track | None:
@@ -254,9 +327,7 @@ def _prepare(probe: str, analysis: ClipAnalysis, target: Target, error_key: str
     if verdict is not None:
         return verdict
     assert track is not None
-    t, x, y = _points(analysis, track)
-    if analysis.source == "footage" and probe != "uniform_motion":
-        t, x, y = _flight(t, x, y, track.size_px)
+    t, x, y = _fit_points(analysis, track, probe)
     if t.size < MIN_FIT_FRAMES:
         measured, plot = _object_record(analysis, track, how)
         leaves = bool(track.touches_border.any())
@@ -270,14 +341,18 @@ def _prepare(probe: str, analysis: ClipAnalysis, target: Target, error_key: str
 def _known_scale(target: Target, analysis: ClipAnalysis, track: Track
                  ) -> tuple[float | None, str]:
     """Pixels per metre and where it came from: the target's (user, scene), else the known
-    size of the measured object (``object_size_m``: its width) over its median box width."""
+    size of the measured object (``object_size_m``: its width) over its median box width (less
+    one analysed pixel: the box of a mask holds the half-covered pixel at each edge)."""
     if target.pixels_per_metre is not None:
         return target.pixels_per_metre, "given"
     if target.object_size_m is not None:
         ok = analysis.clean(track)
         widths = track.bbox[ok, 2] - track.bbox[ok, 0] if ok.any() else \
             track.bbox[:, 2] - track.bbox[:, 0]
-        return float(np.median(widths)) / target.object_size_m, "object size"
+        # A mask's box takes in the partly covered pixel at each edge: half a pixel too wide
+        # on each side on average.
+        width = float(np.median(widths)) - analysis.pixel_scale
+        return width / target.object_size_m, "object size"
     return None, "unknown"
 
 
@@ -298,7 +373,13 @@ def _shape_checks(t: np.ndarray, x: np.ndarray, y: np.ndarray, fy: PolyFit,
     if half >= MIN_FIT_FRAMES:
         g1 = _robust_fit(t[:half], y[:half], 2, analysis)[0]
         g2 = _robust_fit(t[half:], y[half:], 2, analysis)[0]
-        noise = 3 * float(np.hypot(g1.acceleration_stderr, g2.acceleration_stderr))
+        from scipy.stats import t as student_t
+
+        # Few points per half: the halves' standard errors are rough, so the margin is
+        # Student's 99% critical value on their degrees of freedom, not a fixed 3.
+        dof = max(1, min(half, t.size - half) - 3)
+        critical = float(student_t.ppf(0.995, dof))
+        noise = critical * float(np.hypot(g1.acceleration_stderr, g2.acceleration_stderr))
         consistent = abs(g1.acceleration - g2.acceleration) <= max(MAX_G_DRIFT * abs(ay), noise)
         out.update(g_first_half_px_s2=g1.acceleration, g_second_half_px_s2=g2.acceleration,
                    g_consistent=bool(consistent))

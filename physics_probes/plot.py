@@ -81,7 +81,7 @@ def draw_probe(frame: np.ndarray, result: Any, scale: float = 1.0) -> np.ndarray
     x = np.asarray(plot.get("points_x_px", []), dtype=np.float64)
     ft = np.asarray(plot.get("fit_t_s", []), dtype=np.float64)
     fy = np.asarray(plot.get("fit_y_px", []), dtype=np.float64)
-    if ft.size and t.size >= 2:
+    if ft.size and t.size >= 2 and x.size == t.size:
         fx = np.asarray(plot["fit_x_px"]) if "fit_x_px" in plot else np.interp(ft, t, x)
         pts = (scale * np.stack([fx, fy], axis=1)).round().astype(np.int32)
         cv2.polylines(img, [pts], False, (255, 40, 40), 2, cv2.LINE_AA)

@@ -32,11 +32,17 @@ class TrackOptions:
         colour_gate: largest RGB distance between a track's colour and a detection it takes.
         position_gate: largest jump as a share of the frame diagonal.
         colour_scale: RGB distance that costs as much as one object size of displacement.
+        max_gap: a track not seen for more than this many frames ends (None: it may resume
+            after any gap, as an object behind a wall does in the world's scenes).
+        size_gate: largest jump from the prediction in the track's object sizes (plus 2 px);
+            None: only ``position_gate`` limits it.
     """
 
     colour_gate: float = 80.0
     position_gate: float = 0.5
     colour_scale: float = 30.0
+    max_gap: int | None = None
+    size_gate: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -96,6 +102,8 @@ def link_tracks(dets: Detections, options: TrackOptions | None = None) -> list[T
         if current.size == 0:
             continue
         live = list(range(len(members)))
+        if options.max_gap is not None:
+            live = [k for k in live if t - dets.frame[members[k][-1]] <= options.max_gap + 1]
         pairs: list[tuple[int, int]] = []
         if live:
             cost = _cost(dets, members, live, current, t, gate, options)
@@ -138,6 +146,8 @@ def _cost(dets: Detections, members: list[list[int]], live: list[int], current: 
     busy = (dets.frame[last] >= t)[:, None]
     cost = dist / size[:, None] + dcol / options.colour_scale
     bad = busy | (dcol > options.colour_gate) | (dist > gate)
+    if options.size_gate is not None:
+        bad |= dist > options.size_gate * size[:, None] + 2.0
     return np.where(bad, _FORBIDDEN, cost)
 
 

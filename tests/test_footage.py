@@ -1,0 +1,248 @@
+"""Physics probes on camera footage: the OpenCV tracker, scale, timing and no-verdict cases.
+
+Known-scale footage is filmed by :mod:`physics_probes.camera_sim` (textured room, sensor noise,
+lighting drift, motion blur, a moving hand, a shaking or panning camera) and sent through H.264;
+real clips come from ../shared/data/real_videos_extra and are skipped when it is absent.
+"""
+
+from __future__ import annotations
+
+import fractions
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evalkit.clip import Clip
+from evalkit.metrics.base import ClipContext
+from physics_probes.camera_sim import NEGATIVE_KINDS, FootageSpec, render_footage
+from physics_probes.footage import FootageOptions, analyse_footage, analyse_video_file, work_size
+from physics_probes.probes import ProbeSettings, probe_clip, run_probe
+from physics_probes.select import plan_clip
+
+GRAVITY_PROBES = ("freefall", "projectile", "bounce")
+BALL_RGB = np.array([235, 120, 20])
+HAND_RGB = np.array([225, 170, 140])
+REAL_EXTRA = Path(os.environ.get("EVALKIT_REAL_VIDEOS_EXTRA",
+                                 Path(__file__).resolve().parents[2] / "shared" / "data"
+                                 / "real_videos_extra"))
+
+
+def _h264(frames: np.ndarray, fps: float, tmp_path: Path, name: str = "clip.mp4") -> Path:
+    from evalkit.video import write_video
+
+    path = tmp_path / name
+    write_video(path, Clip(frames, fps), crf=23)
+    return path
+
+
+def _clip(spec: FootageSpec, tmp_path: Path) -> Clip:
+    from evalkit.video import read_video
+
+    return read_video(_h264(render_footage(spec), spec.fps, tmp_path))
+
+
+def _probe(clip: Clip, probe: str, **settings) -> object:
+    (r,) = probe_clip(clip, ClipContext(probe=probe), [probe], ProbeSettings(**settings))
+    return r
+
+
+@pytest.mark.parametrize("seed,shake,pan", [(0, 1.5, 0.0), (3, 4.0, 0.0), (2, 1.5, 60.0)])
+def test_known_scale_drop_measures_g_within_10_percent(tmp_path, seed, shake, pan):
+    spec = FootageSpec(kind="drop", seed=seed, shake_px=shake, pan_px_s=pan)
+    clip = _clip(spec, tmp_path)
+    r = _probe(clip, "freefall", pixels_per_metre=spec.pixels_per_metre)
+    assert r.status == "pass", r.reason
+    assert r.measured["rel_error_g"] <= 0.1
+    assert abs(r.measured["g_m_s2"] - 9.81) <= 0.981
+    # The measured object is the falling ball, not the hand that let it go.
+    colour = np.asarray(r.measured["object_colour_rgb"])
+    assert np.linalg.norm(colour - BALL_RGB) < np.linalg.norm(colour - HAND_RGB)
+    assert r.measured["chosen_by"] == "motion" and r.measured["tracker"] == "footage"
+    assert r.measured["moving_camera"] is True
+    boxes = np.asarray(r.plot["object_boxes_px"])
+    assert boxes.shape == (len(r.plot["object_frames"]), 4)
+    assert boxes[-1, 3] - boxes[0, 1] > 0.5 * spec.height  # it is followed down the frame
+    json.dumps(r.values())
+
+
+def test_drop_without_scale_passes_on_shape_and_says_g_is_not_measurable(tmp_path):
+    spec = FootageSpec(kind="drop", seed=5)
+    r = _probe(_clip(spec, tmp_path), "freefall")
+    assert r.status == "pass", r.reason
+    assert r.measured["g_m_s2"] is None and "not measurable" in r.measured["note"]
+    assert r.measured["gravity_direction_ok"] and r.measured["g_consistent"]
+    assert r.measured["gravity_angle_deg"] < 10
+
+
+def test_scale_from_the_known_size_of_the_ball(tmp_path):
+    spec = FootageSpec(kind="drop", seed=0)
+    r = _probe(_clip(spec, tmp_path), "freefall", object_size_m=2 * spec.ball_radius_m)
+    assert r.measured["scale_from"] == "object size"
+    assert abs(r.measured["pixels_per_metre"] / spec.pixels_per_metre - 1) < 0.1
+    assert r.status == "pass" and r.measured["rel_error_g"] <= 0.1
+
+
+def test_wrong_gravity_on_footage_fails_with_the_scale_known(tmp_path):
+    spec = FootageSpec(kind="drop", seed=1, g_mps2=5.0)
+    r = _probe(_clip(spec, tmp_path), "freefall", pixels_per_metre=spec.pixels_per_metre)
+    assert r.status == "fail" and "expected" in r.reason
+    assert abs(r.measured["g_m_s2"] - 5.0) < 0.5
+
+
+@pytest.mark.parametrize("kind", NEGATIVE_KINDS)
+def test_clips_without_a_fall_get_no_verdict(tmp_path, kind):
+    spec = FootageSpec(kind=kind, seed=11, pan_px_s=150.0 if kind == "pan" else 0.0)
+    clip = _clip(spec, tmp_path)
+    for probe in GRAVITY_PROBES:
+        for scale in (None, spec.pixels_per_metre):
+            r = _probe(clip, probe, pixels_per_metre=scale)
+            assert r.status in ("not_applicable", "no_object"), (probe, scale, r.reason)
+            assert r.reason
+
+
+def test_object_box_names_the_object_to_measure(tmp_path):
+    spec = FootageSpec(kind="drop", seed=0, hand=True)
+    clip = _clip(spec, tmp_path)
+    analysis_box = _probe(clip, "freefall", object_box=(170.0, 0.0, 120.0, 120.0),
+                          object_frame=11, pixels_per_metre=spec.pixels_per_metre)
+    assert analysis_box.measured["chosen_by"] == "box"
+    colour = np.asarray(analysis_box.measured["object_colour_rgb"])
+    assert np.linalg.norm(colour - BALL_RGB) < np.linalg.norm(colour - HAND_RGB)
+    nothing = _probe(clip, "freefall", object_box=(600.0, 300.0, 20.0, 20.0), object_frame=2)
+    assert nothing.status == "no_object" and "box" in nothing.reason
+
+
+def test_too_short_clips_are_inconclusive():
+    for n in (1, 2):
+        clip = Clip(np.zeros((n, 200, 300, 3), np.uint8), 30.0)
+        results = probe_clip(clip, ClipContext(probe="freefall"))
+        assert {r.status for r in results} == {"inconclusive"}
+        assert all("frame" in r.reason for r in results)
+
+
+def test_variable_frame_rate_is_fitted_on_the_container_time_stamps(tmp_path):
+    import av
+
+    rng = np.random.default_rng(0)
+    times = np.cumsum(rng.choice([1 / 60, 1 / 30, 1 / 20], size=48))
+    times -= times[0]
+    spec = FootageSpec(kind="drop", seed=4, frame_times_s=tuple(times))
+    frames = render_footage(spec)
+    path = tmp_path / "vfr.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
+        stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        stream.time_base = fractions.Fraction(1, 1000)
+        stream.options = {"crf": "20", "bf": "0"}
+        for frame, t in zip(frames, times):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts, vf.time_base = int(round(t * 1000)), fractions.Fraction(1, 1000)
+            for packet in stream.encode(vf):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    analysis, facts = analyse_video_file(path)
+    assert facts["timing"]["vfr"] and "variable frame rate" in facts["timing"]["note"]
+    assert np.allclose(analysis.times_s, times, atol=2e-3)
+    clip_like = Clip(np.zeros((1, spec.height, spec.width, 3), np.uint8), 30.0)
+    plan = plan_clip(clip_like, ClipContext(probe="freefall"), pixels_per_metre=250.0)
+    r = run_probe("freefall", analysis, plan)
+    assert r.status == "pass" and r.measured["rel_error_g"] <= 0.1
+    # The same frames taken as evenly spaced are no parabola: the time stamps matter.
+    even, _ = analyse_video_file(path, fps=30.0)
+    r_even = run_probe("freefall", even, plan)
+    assert r_even.measured["rmse_px"] > 3 * r.measured["rmse_px"]
+
+
+def test_working_resolution_keeps_memory_bounded():
+    options = FootageOptions()
+    h, w = work_size(1080, 1920, 300, options)
+    assert max(h, w) <= options.work_long_side
+    h, w = work_size(2160, 3840, 20_000, options)
+    assert 20_000 * h * w * 3 <= options.max_work_bytes
+
+
+def test_streamed_frames_are_consumed_once_and_positions_are_in_original_pixels():
+    spec = FootageSpec(kind="drop", seed=2, shake_px=0.0, noise=1.0, light_drift=0.0,
+                       hand=False, height=720, width=1280, pixels_per_metre=500.0)
+    frames = render_footage(spec)
+    consumed = []
+
+    def stream():
+        for f in frames:
+            consumed.append(1)
+            yield f
+
+    analysis = analyse_footage(stream(), spec.fps, num_frames=len(frames))
+    assert len(consumed) == len(frames) and analysis.width == 1280
+    assert not analysis.moving_camera
+    from physics_probes.camera_sim import ball_truth_px
+
+    truth = ball_truth_px(spec, analysis.times_s)
+    (track,) = [t for t in analysis.objects() if np.ptp(t.centroid[:, 1]) > 200]
+    ok = analysis.clean(track)
+    err = np.abs(track.centroid[ok] - truth[track.frames[ok]])
+    assert np.median(err) < 2.0  # original pixels, measured at a 384 px working size
+
+
+def test_cli_streams_footage_and_writes_the_trajectory_plot(tmp_path, capsys):
+    import argparse
+
+    from physics_probes.cli import add_probe_command
+
+    spec = FootageSpec(kind="drop", seed=0)
+    path = _h264(render_footage(spec), spec.fps, tmp_path)
+    parser = argparse.ArgumentParser()
+    add_probe_command(parser.add_subparsers())
+    args = parser.parse_args(["probe", str(path), "--probe", "freefall", "--pixels-per-metre",
+                              "250", "--plot-dir", str(tmp_path / "plots")])
+    assert args.func(args) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    rec = json.loads(line)
+    assert rec["status"] == "pass" and rec["measured"]["tracker"] == "footage"
+    assert Path(rec["plot"]).is_file() and Path(rec["plot"]).stat().st_size > 1000
+    with pytest.raises(SystemExit):
+        parser.parse_args(["probe", str(path), "--object", "1,2,3@4"])
+    assert parser.parse_args(["probe", str(path), "--object", "1,2,3,4@5"]).object == \
+        ((1.0, 2.0, 3.0, 4.0), 5)
+
+
+# -- real camera clips (../shared/data/real_videos_extra) -------------------------------------
+
+def _real(rel: str) -> Path:
+    path = REAL_EXTRA / rel
+    if not path.is_file():
+        pytest.skip(f"real clip not found: {path} (set EVALKIT_REAL_VIDEOS_EXTRA)")
+    return path
+
+
+def _gravity_statuses(path: Path) -> dict[str, str]:
+    analysis, _ = analyse_video_file(path)
+    clip_like = Clip(np.zeros((1, analysis.height, analysis.width, 3), np.uint8), analysis.fps)
+    out = {}
+    for probe in GRAVITY_PROBES:
+        plan = plan_clip(clip_like, ClipContext(probe=probe))
+        out[probe] = run_probe(probe, analysis, plan).status
+    return out
+
+
+def test_real_dashcam_clip_without_a_fall_gets_no_verdict():
+    statuses = _gravity_statuses(_real("udacity_CarND-Vehicle-Detection/test_video.mp4"))
+    assert set(statuses.values()) <= {"not_applicable", "no_object"}, statuses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rel", [
+    "udacity_CarND-LaneLines-P1/solidWhiteRight.mp4",
+    "openmpf_openmpf-components/toronto-highway-shortened.mp4",
+    "openmpf_openmpf/man-walking-across-screen.mp4",
+    "openmpf_openmpf/five-second-marathon-clip.mp4",
+    "openmpf_openmpf/video_02.mp4",
+])
+def test_real_clips_without_a_fall_get_no_verdict(rel):
+    statuses = _gravity_statuses(_real(rel))
+    assert set(statuses.values()) <= {"not_applicable", "no_object"}, statuses
