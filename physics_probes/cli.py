@@ -12,8 +12,9 @@ gives ``{"file", "error"}`` and the command exits with 2 after the other files.
 Camera footage (anything larger than the world's renders) is streamed one frame at a time
 through the OpenCV tracker (:mod:`physics_probes.footage`) with the container's frame times, so
 memory stays bounded whatever the clip's length; ``--start``/``--end`` pick a window.
-``--object X,Y,W,H@FRAME`` names the object to measure, ``--object-size`` its width in metres
-(the camera scale then comes from it), ``--plot-dir`` writes each motion probe's trajectory drawn
+``--object X,Y,W,H@FRAME`` names the object to measure (or ``--detector`` finds what the prompt
+or ``--object-query`` names), ``--object-size`` its width in metres (the camera scale then comes
+from it), ``--plot-dir`` writes each motion probe's trajectory drawn
 on the clip as a PNG.
 """
 
@@ -60,6 +61,13 @@ def add_probe_command(subparsers: Any) -> argparse.ArgumentParser:
                         "clips and clips of at most 128 px, else footage)")
     p.add_argument("--start", type=float, metavar="S", help="analyse from S seconds")
     p.add_argument("--end", type=float, metavar="S", help="analyse up to S seconds")
+    p.add_argument("--detector", metavar="SRC",
+                   help="open-vocabulary detector (hub id or folder, e.g. "
+                        "google/owlv2-base-patch16-ensemble) that finds the object to measure")
+    p.add_argument("--object-query", metavar="TEXT",
+                   help="what the detector looks for (default: the file's prompt)")
+    p.add_argument("--detector-threshold", type=float, default=0.1, metavar="S",
+                   help="least detector score (default 0.1)")
     p.add_argument("--plot-dir", metavar="DIR",
                    help="write each motion probe's trajectory on the clip as DIR/<file>_<probe>.png")
     p.set_defaults(func=cmd_probe)
@@ -102,7 +110,16 @@ def cmd_probe(args: argparse.Namespace) -> int:
     box, frame = args.object if args.object is not None else (None, 0)
     settings = ProbeSettings(tolerance=args.tolerance, pixels_per_metre=args.pixels_per_metre,
                              g_mps2=args.g_mps2, object_box=box, object_frame=frame,
-                             object_size_m=args.object_size_m, tracker=args.tracker)
+                             object_size_m=args.object_size_m, tracker=args.tracker,
+                             detector=args.detector, object_query=args.object_query,
+                             detector_threshold=args.detector_threshold)
+    if args.detector is not None:
+        from evalkit.open_vocab import check_available
+
+        try:
+            check_available(args.detector)
+        except Exception as exc:  # noqa: BLE001 - one line before any decoding
+            return _bad(str(exc))
     failed = 0
     for path in args.files:
         try:
@@ -159,6 +176,20 @@ def _probe_file(path: str, args: argparse.Namespace, settings: Any) -> tuple[lis
                                num_frames=analysis.num_frames, fps=analysis.fps,
                                metadata=info.metadata)
     names = _names(clip, context, args)
+    if tracker == "footage" and settings.detector is not None and settings.object_box is None:
+        import dataclasses
+
+        import numpy as np
+
+        from evalkit.video import iter_video_frames
+        from physics_probes.probes import detect_object
+
+        def read(idx: list[int]) -> np.ndarray:
+            return np.stack(list(iter_video_frames(path, start_frame=start, only=set(idx),
+                                                   first_frames=max(idx) + 1)))
+
+        settings = dataclasses.replace(settings, grounding=detect_object(
+            settings, context, read, analysis.num_frames))
     results = probe_clip(clip, context, names, settings, analysis=analysis)
     if tracker == "footage":
         note = facts["timing"].get("note")

@@ -13,7 +13,7 @@ physics", with each part's status alongside.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +39,17 @@ class ProbeOptions(BaseModel):
     max_colour_cv: float = Field(0.1, gt=0, description="constancy: largest colour variation")
     pixels_per_metre: float | None = Field(None, gt=0, description="camera scale to assume")
     g_mps2: float | None = Field(None, gt=0, description="gravity to expect (m/s^2)")
+    object_size_m: float | None = Field(
+        None, gt=0, description="width of the measured object in metres (gives the scale)")
+    tracker: Literal["auto", "world", "footage"] = Field(
+        "auto", description="world extractor, OpenCV footage tracker, or auto by clip size")
+    detector: str | None = Field(
+        None, description="open-vocabulary detector (hub id or folder, e.g. "
+                          "google/owlv2-base-patch16-ensemble) that finds the object the prompt "
+                          "names")
+    object_query: str | None = Field(None, description="what the detector looks for "
+                                                       "(default: the prompt)")
+    detector_threshold: float = Field(0.1, ge=0, le=1, description="least detector score")
 
 
 def summarize_probe(per_clip: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -69,8 +80,9 @@ class ProbeMetric(ClipMetric):
     primary = "passed"
     # In the fingerprint of every score: a new version makes a resumed run re-score its clips
     # rather than mix verdicts of two probe builds. 2: faint blobs are no objects, occluders
-    # must be significant (physics_probes.extract / analysis).
-    version = "2"
+    # must be significant (physics_probes.extract / analysis). 3: camera footage through the
+    # OpenCV tracker, no verdict without evidence (not_applicable / inconclusive).
+    version = "3"
     Options = ProbeOptions
 
     def _settings(self):
@@ -79,7 +91,9 @@ class ProbeMetric(ClipMetric):
         o = self.options
         return ProbeSettings(tolerance=o.tolerance, max_size_cv=o.max_size_cv,
                              max_colour_cv=o.max_colour_cv, pixels_per_metre=o.pixels_per_metre,
-                             g_mps2=o.g_mps2)
+                             g_mps2=o.g_mps2, object_size_m=o.object_size_m, tracker=o.tracker,
+                             detector=o.detector, object_query=o.object_query,
+                             detector_threshold=o.detector_threshold)
 
     def _run(self, clip: Clip, context: ClipContext, names: Sequence[str]):
         from physics_probes.probes import probe_clip

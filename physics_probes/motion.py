@@ -234,9 +234,10 @@ def choose(analysis: ClipAnalysis, target: Target
     probe = target.probe
     if target.box is not None or target.colour is not None:
         track = follow(analysis, target)
-        how = "box" if target.box is not None else "colour"
+        how = target.box_source if target.box is not None else "colour"
         if track is None:
-            what = ("no object at the given box" if target.box is not None
+            what = ("no tracked object at the detector's box" if how == "detector"
+                    else "no object at the given box" if target.box is not None
                     else "no object of the expected colour")
             return None, how, ProbeResult(probe, NO_OBJECT, f"{what} found",
                                           error_key=ERROR_KEY_OF[probe])

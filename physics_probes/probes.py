@@ -17,10 +17,11 @@ from physics_probes.bounce import probe_bounce
 from physics_probes.constancy import probe_constancy
 from physics_probes.motion import probe_freefall, probe_projectile, probe_uniform_motion
 from physics_probes.permanence import probe_permanence
-from physics_probes.result import INCONCLUSIVE, NOT_APPLICABLE, ProbeResult
+from physics_probes.result import INCONCLUSIVE, NO_OBJECT, NOT_APPLICABLE, ProbeResult
 from physics_probes.select import MOTION_PROBES, PROBES, ClipPlan, Target, plan_clip
 
-__all__ = ["ProbeSettings", "probe_clip", "run_probe", "choose_tracker", "ERROR_KEYS",
+__all__ = ["ProbeSettings", "probe_clip", "run_probe", "choose_tracker", "detect_object",
+           "ERROR_KEYS",
            "MIN_FRAMES", "TRACKERS", "WORLD_MAX_SIDE"]
 
 #: A probe needs this many frames for any verdict.
@@ -52,6 +53,12 @@ class ProbeSettings:
         object_size_m: the measured object's width in metres (gives the camera scale).
         tracker: ``auto`` (world extractor for world clips and clips of at most
             :data:`WORLD_MAX_SIDE` pixels, else the footage tracker), ``world`` or ``footage``.
+        detector: an open-vocabulary detector (hub id or folder, :mod:`evalkit.open_vocab`)
+            that finds the object the prompt (or ``object_query``) names; its best box in a few
+            key frames names the object to measure (:mod:`physics_probes.grounding`).
+        object_query: what to look for (default: the prompt).
+        detector_threshold: least detector score.
+        grounding: the detector's answer, once found (set by :func:`probe_clip`).
     """
 
     tolerance: float = 0.1
@@ -63,6 +70,10 @@ class ProbeSettings:
     object_frame: int = 0
     object_size_m: float | None = None
     tracker: str = "auto"
+    detector: str | None = None
+    object_query: str | None = None
+    detector_threshold: float = 0.1
+    grounding: Any = None
 
 
 def run_probe(name: str, analysis: ClipAnalysis, plan: ClipPlan,
@@ -79,12 +90,26 @@ def run_probe(name: str, analysis: ClipAnalysis, plan: ClipPlan,
         return ProbeResult(name, NOT_APPLICABLE, why, error_key=ERROR_KEYS[name])
     if name in MOTION_PROBES:
         target: Target = plan.motion_targets[name]
+        grounding = settings.grounding
+        if grounding is not None and settings.object_box is None:
+            if grounding.box is None:
+                return ProbeResult(name, NO_OBJECT, f"the detector found no "
+                                   f"{grounding.query!r} (score >= "
+                                   f"{settings.detector_threshold:g})",
+                                   {"detection": grounding.record()},
+                                   error_key=ERROR_KEYS[name])
+            target = dataclasses.replace(target, box=grounding.box, box_frame=grounding.frame,
+                                         box_source="detector")
         if settings.object_box is not None or settings.object_size_m is not None:
             target = dataclasses.replace(
                 target, box=settings.object_box or target.box,
                 box_frame=settings.object_frame if settings.object_box else target.box_frame,
+                box_source="box" if settings.object_box else target.box_source,
                 object_size_m=settings.object_size_m)
-        return _MOTION_FNS[name](analysis, target, settings.tolerance)
+        result = _MOTION_FNS[name](analysis, target, settings.tolerance)
+        if grounding is not None and settings.object_box is None:
+            result.measured["detection"] = grounding.record()
+        return result
     if name == "permanence":
         return probe_permanence(analysis)
     return probe_constancy(analysis, settings.max_size_cv, settings.max_colour_cv)
@@ -112,6 +137,10 @@ def probe_clip(clip: Any, context: Any = None, names: Sequence[str] | None = Non
         why = f"the clip has {clip.num_frames} frame(s); the probes need at least {MIN_FRAMES}"
         return [ProbeResult(n, INCONCLUSIVE, why, error_key=ERROR_KEYS[n])
                 for n in (names or PROBES)]
+    if settings.detector is not None and settings.grounding is None \
+            and settings.object_box is None and plan.motion_targets:
+        settings = dataclasses.replace(settings, grounding=detect_object(
+            settings, context, lambda idx: clip.frames[idx], clip.num_frames))
     if analysis is None:
         if choose_tracker(clip, plan, settings.tracker) == "footage":
             from physics_probes.footage import analyse_clip_footage
@@ -121,6 +150,26 @@ def probe_clip(clip: Any, context: Any = None, names: Sequence[str] | None = Non
             analysis = analyse_clip(clip)
     analysis = analysis.with_occluders(plan.occluders_px)
     return [run_probe(n, analysis, plan, settings) for n in (names or PROBES)]
+
+
+def detect_object(settings: ProbeSettings, context: Any, read_frames: Any,
+                  num_frames: int) -> Any:
+    """Run the settings' detector on the key frames (``read_frames(indices) -> (K, H, W, 3)``)
+    for ``object_query`` or the context's prompt; returns a
+    :class:`~physics_probes.grounding.Grounding`.
+
+    Raises:
+        ValueError: no query (no ``object_query`` and no prompt).
+    """
+    from evalkit.open_vocab import OpenVocabDetector
+    from physics_probes.grounding import ground_object, key_frames
+
+    query = settings.object_query or (getattr(context, "prompt", "") or "").strip()
+    if not query:
+        raise ValueError("the detector needs a prompt or object_query naming the object")
+    detector = OpenVocabDetector.load(settings.detector)
+    idx = key_frames(num_frames)
+    return ground_object(read_frames(idx), idx, query, detector, settings.detector_threshold)
 
 
 def choose_tracker(clip: Any, plan: ClipPlan, tracker: str = "auto") -> str:

@@ -48,7 +48,8 @@ class Target:
         pixels_per_metre: camera scale of the clip, or None when unknown.
         g_mps2: expected gravity (m/s^2), or None when the scale is unknown.
         box, box_frame: the object to follow, named by the user as a box ``(x, y, w, h)`` in
-            the pixels of frame ``box_frame`` (or found there by a text-grounded detector).
+            the pixels of frame ``box_frame`` (or found there by a text-grounded detector);
+            box_source: ``box`` (the user's) or ``detector``.
         object_size_m: the width of the followed object in metres (gives the camera scale).
     """
 
@@ -58,6 +59,7 @@ class Target:
     g_mps2: float | None = None
     box: tuple[float, float, float, float] | None = None
     box_frame: int = 0
+    box_source: str = "box"
     object_size_m: float | None = None
 
     @property

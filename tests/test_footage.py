@@ -246,3 +246,74 @@ def test_real_dashcam_clip_without_a_fall_gets_no_verdict():
 def test_real_clips_without_a_fall_get_no_verdict(rel):
     statuses = _gravity_statuses(_real(rel))
     assert set(statuses.values()) <= {"not_applicable", "no_object"}, statuses
+
+
+# -- text-grounded object choice (open-vocabulary detector) -----------------------------------
+
+class _BoxDetector:
+    """A stand-in detector that answers one box in one frame (what OWLv2 would for the ball)."""
+
+    source = "stand-in"
+
+    def __init__(self, frame: int, box: tuple[float, float, float, float]) -> None:
+        self.frame, self.box = frame, box
+
+    def detect(self, frames, queries, threshold=0.1):
+        from evalkit.open_vocab import Detection
+
+        self.calls = getattr(self, "calls", 0) + 1
+        return [[Detection(queries[0], 0.9, self.box)] if i == self.frame else []
+                for i in range(len(frames))]
+
+
+def test_detector_box_names_the_object_measured(tmp_path):
+    import dataclasses
+
+    from physics_probes.grounding import ground_object, key_frames
+
+    spec = FootageSpec(kind="drop", seed=0)
+    clip = _clip(spec, tmp_path)
+    idx = key_frames(clip.num_frames)
+    assert len(idx) == 4 and 0 < idx[0] < idx[-1] < clip.num_frames - 1
+    # Hand at the top, ball released at frame 9: the stand-in finds the ball in key frame 1.
+    from physics_probes.camera_sim import ball_truth_px
+
+    cx, cy = ball_truth_px(spec, np.array([idx[1] / spec.fps]))[0]
+    r_px = spec.ball_radius_m * spec.pixels_per_metre
+    detector = _BoxDetector(1, (cx - r_px, cy - r_px, cx + r_px, cy + r_px))
+    grounding = ground_object(clip.frames[idx], idx, "an orange ball", detector)
+    assert grounding.frame == idx[1] and grounding.score == 0.9
+    settings = dataclasses.replace(ProbeSettings(pixels_per_metre=spec.pixels_per_metre),
+                                   grounding=grounding)
+    (r,) = probe_clip(clip, ClipContext(probe="freefall"), ["freefall"], settings)
+    assert r.measured["chosen_by"] == "detector" and r.measured["detection"]["score"] == 0.9
+    colour = np.asarray(r.measured["object_colour_rgb"])
+    assert np.linalg.norm(colour - BALL_RGB) < np.linalg.norm(colour - HAND_RGB)
+    assert r.status == "pass" and r.measured["rel_error_g"] <= 0.1
+    # Nothing found: no verdict, and the result says what was looked for.
+    none = dataclasses.replace(grounding, box=None, score=None)
+    (r,) = probe_clip(clip, ClipContext(probe="freefall"), ["freefall"],
+                      dataclasses.replace(settings, grounding=none))
+    assert r.status == "no_object" and "an orange ball" in r.reason
+
+
+def test_tiny_owlv2_loads_by_path_and_grounds_the_probe(tmp_path):
+    pytest.importorskip("transformers")
+    from tiny_models import make_tiny_owlv2
+
+    folder = make_tiny_owlv2(tmp_path / "owl")
+    spec = FootageSpec(kind="drop", seed=0, height=180, width=320, pixels_per_metre=125.0)
+    clip = Clip(render_footage(spec), spec.fps)
+    settings = ProbeSettings(detector=str(folder), detector_threshold=0.0,
+                             pixels_per_metre=spec.pixels_per_metre)
+    (r,) = probe_clip(clip, ClipContext(prompt="a ball falls", probe="freefall"), ["freefall"],
+                      settings)
+    det = r.measured["detection"]
+    assert det["query"] == "a ball falls" and det["detector"] and det["score"] is not None
+    x, y, w, h = det["box_xywh"]
+    assert w > 0 and h > 0 and 0 <= det["frame"] < clip.num_frames
+    # A random model's box names some object or none: either it is measured, or no verdict.
+    assert r.measured.get("chosen_by", "detector") == "detector"
+    assert r.status in ("pass", "fail", "no_object", "inconclusive", "not_applicable")
+    with pytest.raises(ValueError, match="prompt"):
+        probe_clip(clip, ClipContext(probe="freefall"), ["freefall"], settings)

@@ -223,7 +223,7 @@ def test_real_footage_does_not_crash(real_videos):
         clip = read_video(path, first_frames=16)
         clip = resize(clip, 96, max(1, round(96 * clip.width / clip.height)))
         for r in probe_clip(clip, ClipContext(prompt="a ball falls")):
-            assert r.status in ("pass", "fail", "no_object", "not_applicable")
+            assert r.status in ("pass", "fail", "no_object", "not_applicable", "inconclusive")
             json.dumps(r.values())
 
 
