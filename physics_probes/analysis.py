@@ -81,6 +81,8 @@ class ClipAnalysis:
             are not significant (footage: 0, a small ball beside a walking person counts).
         pixel_scale: original pixels per analysed pixel (footage: the working resolution's
             step), the quantum of the masks' boxes.
+        named_ids: tracks of the objects the user or a detector named (footage permanence
+            and constancy judge only these).
     """
 
     tracks: tuple[Track, ...]
@@ -95,6 +97,7 @@ class ClipAnalysis:
     moving_camera: bool = False
     min_area_share: float = SIGNIFICANT_AREA_SHARE
     pixel_scale: float = 1.0
+    named_ids: tuple[int, ...] = ()
 
     @property
     def times_s(self) -> np.ndarray:
@@ -257,6 +260,21 @@ class ClipAnalysis:
         not a short-lived fragment next to another object."""
         return list(self._objects)
 
+    def steady_objects(self) -> list[Track]:
+        """The objects permanence and constancy judge. World clips: every object. Footage:
+        only the named object (``named_ids``: a user's box or a detector's), since background
+        subtraction splits and merges the masks of people and cars from frame to frame and
+        its fragments come and go in open view; without one, nothing (the probes then say so).
+        """
+        objs = self.objects()
+        if self.source != "footage":
+            return objs
+        return [t for t in self.tracks if t.track_id in self.named_ids]
+
+    def with_named(self, track_ids: tuple[int, ...]) -> ClipAnalysis:
+        """The same analysis with ``track_ids`` as the named objects (see ``named_ids``)."""
+        return dataclasses.replace(self, named_ids=tuple(track_ids))
+
     def with_occluders(self, boxes: np.ndarray) -> ClipAnalysis:
         """The same analysis with extra occluder boxes ``(M, 4)``."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -293,7 +311,9 @@ class ClipAnalysis:
         ref = (float(np.median(ref_pool)) if ref_pool.size
                else float(np.quantile(track.area, 0.75)))
         full = track.area >= 0.9 * ref
-        if allow_edge:
+        if self.source == "footage":
+            pass  # a mask at the frame edge may be any part of the object: never whole
+        elif allow_edge:
             inside = inside | full
         else:
             # After compression the thresholded mask bleeds a pixel or more past the object,

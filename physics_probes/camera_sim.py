@@ -21,11 +21,12 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-__all__ = ["FootageSpec", "KINDS", "NEGATIVE_KINDS", "iter_footage", "render_footage",
+__all__ = ["FootageSpec", "KINDS", "NEGATIVE_KINDS", "WRONG", "iter_footage", "render_footage",
            "ball_truth_px"]
 
 KINDS = ("drop", "toss", "car", "walk", "static", "pan")
 NEGATIVE_KINDS = ("car", "walk", "static", "pan")
+WRONG = ("vanish", "teleport", "grow", "recolour")
 _BALL_RGB = (235, 120, 20)
 _SKIN_RGB = (225, 170, 140)
 _SUBSAMPLES = 3  # positions averaged over the exposure (motion blur)
@@ -50,6 +51,11 @@ class FootageSpec:
         hand: draw the hand (a distractor that moves).
         seed: randomness of texture, shake and noise.
         frame_times_s: the frames' times (a variable frame rate); default ``i / fps``.
+        wrong: broken physics for the ball (what a generator gets wrong): ``vanish`` (gone
+            from ``wrong_at_s`` on, in open view), ``teleport`` (jumps sideways by a fifth of
+            the frame at ``wrong_at_s``), ``grow`` (radius up 150% per second of fall),
+            ``recolour`` (turns blue at ``wrong_at_s``); None: none.
+        wrong_at_s: when the ``wrong`` event happens.
     """
 
     kind: str = "drop"
@@ -68,10 +74,14 @@ class FootageSpec:
     hand: bool = True
     seed: int = 0
     frame_times_s: tuple[float, ...] | None = None
+    wrong: str | None = None
+    wrong_at_s: float = 0.6
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown footage kind {self.kind!r}; choose from {KINDS}")
+        if self.wrong not in (None, *WRONG):
+            raise ValueError(f"unknown wrong physics {self.wrong!r}; choose from {WRONG}")
 
     @property
     def num_frames(self) -> int:
@@ -191,7 +201,16 @@ def iter_footage(spec: FootageSpec) -> Iterator[np.ndarray]:
         off = np.array([margin, margin], np.float64)
         if spec.kind in ("drop", "toss"):
             centres = ball_truth_px(spec, t + exposure) + off
-            _draw_disc(world, alpha, centres, r_px, _BALL_RGB)
+            late = t >= spec.wrong_at_s
+            radius, colour = r_px, _BALL_RGB
+            if spec.wrong == "teleport" and late:
+                centres[:, 0] += 0.2 * w
+            if spec.wrong == "grow":
+                radius = r_px * (1.0 + 1.5 * max(0.0, t - spec.release_s))
+            if spec.wrong == "recolour" and late:
+                colour = (40, 90, 230)
+            if not (spec.wrong == "vanish" and late):
+                _draw_disc(world, alpha, centres, radius, colour)
             if spec.hand:
                 hx, hy = ball_truth_px(spec, np.array([0.0]))[0] + off
                 away = max(0.0, t - spec.release_s)

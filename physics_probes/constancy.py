@@ -5,6 +5,8 @@ unoccluded, it measures the coefficient of variation of the area (``size_cv``: s
 deviation / mean) and of the colour (``colour_cv``: RMS distance from the mean colour / the mean
 colour's norm), and the growth (last / first area of a straight-line fit through the areas).
 The probe passes when every object's ``size_cv`` and ``colour_cv`` are within the tolerances.
+On camera footage, size is the smaller side of the object's box (motion blur lengthens a mask
+only along the motion) and colour its chromaticity (lighting changes scale all channels).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from physics_probes.analysis import ClipAnalysis
-from physics_probes.result import FAIL, NO_OBJECT, PASS, ProbeResult
+from physics_probes.result import FAIL, INCONCLUSIVE, NO_OBJECT, PASS, ProbeResult
 
 __all__ = ["probe_constancy", "MIN_SIGHTINGS"]
 
@@ -24,11 +26,19 @@ def probe_constancy(analysis: ClipAnalysis, max_size_cv: float = 0.1,
                     max_colour_cv: float = 0.1) -> ProbeResult:
     """Size and colour stability of each object."""
     per_object = []
-    for tr in analysis.objects():
+    for tr in analysis.steady_objects():
         ok = analysis.clean(tr)
         if ok.sum() < MIN_SIGHTINGS:
             continue
         area, colour, frames = tr.area[ok], tr.colour[ok], tr.frames[ok]
+        if analysis.source == "footage":
+            # Motion blur lengthens a mask along the motion and lighting scales its colour:
+            # judge size by the smaller box side (squared, to stay an area) and colour by its
+            # chromaticity (RGB over its sum, scaled back to 0-255 levels).
+            b = tr.bbox[ok]
+            side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+            area = side * side
+            colour = 255.0 * colour / np.maximum(colour.sum(axis=1, keepdims=True), 1e-6)
         mean_colour = colour.mean(axis=0)
         size_cv = float(area.std() / max(area.mean(), 1e-9))
         colour_cv = float(np.sqrt(((colour - mean_colour) ** 2).sum(axis=1).mean())
@@ -37,6 +47,10 @@ def probe_constancy(analysis: ClipAnalysis, max_size_cv: float = 0.1,
         first, last = icpt + slope * frames[0], icpt + slope * frames[-1]
         growth = float(last / first) if first > 0 else float("inf")
         per_object.append((tr.track_id, size_cv, colour_cv, growth, float(area.mean())))
+    if not per_object and analysis.source == "footage" and not analysis.named_ids:
+        from physics_probes.permanence import FOOTAGE_UNNAMED
+
+        return ProbeResult("constancy", INCONCLUSIVE, FOOTAGE_UNNAMED, error_key="size_cv")
     if not per_object:
         return ProbeResult("constancy", NO_OBJECT, "no object wholly in view in "
                            f"{MIN_SIGHTINGS} frames", error_key="size_cv")

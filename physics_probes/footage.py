@@ -43,7 +43,7 @@ import numpy as np
 
 from physics_probes.analysis import ClipAnalysis
 from physics_probes.extract import Detections
-from physics_probes.track import TrackOptions, link_tracks
+from physics_probes.track import Track, TrackOptions, link_tracks
 
 __all__ = ["FootageOptions", "analyse_footage", "analyse_video_file", "analyse_clip_footage",
            "work_size"]
@@ -186,7 +186,8 @@ def analyse_footage(frames: Iterable[np.ndarray], fps: float, *, num_frames: int
     del work
     linking = TrackOptions(position_gate=options.position_gate, size_gate=options.size_gate,
                            max_gap=max(2, int(round(options.max_gap_s * fps))))
-    tracks = [t for t in link_tracks(dets, linking) if len(t) >= MIN_SIGHTINGS]
+    tracks = [t for t in _join_handoffs(link_tracks(dets, linking), options.size_gate)
+              if len(t) >= MIN_SIGHTINGS]
     # Back to original pixels for the camera transforms too: x_ref = A x_frame + b.
     cam = camera.copy()
     cam[:, 0, 2] *= sx
@@ -197,6 +198,45 @@ def analyse_footage(frames: Iterable[np.ndarray], fps: float, *, num_frames: int
                         fps=float(fps), occluders=np.zeros((0, 4)), source="footage",
                         times=times, camera=cam, moving_camera=moving_camera,
                         min_area_share=0.0, pixel_scale=float(sx))
+
+
+def _join_handoffs(tracks: list[Track], size_gate: float) -> list[Track]:
+    """Join a track that ends with one that starts in the next frame or the one after, right
+    where the first was heading (within ``size_gate`` of its sizes), whatever their colours:
+    one object that changed colour (the tracker's colour gate split it) is one object, so
+    constancy can see the change and permanence sees no vanishing. Only one-to-one pairs."""
+    ends: dict[int, list[int]] = {}
+    for i, a in enumerate(tracks):
+        if len(a) < 2:
+            continue
+        step = (a.centroid[-1] - a.centroid[-2]) / max(int(a.frames[-1] - a.frames[-2]), 1)
+        for j, b in enumerate(tracks):
+            gap = int(b.frames[0] - a.frames[-1])
+            if i == j or not 1 <= gap <= 2:
+                continue
+            predicted = a.centroid[-1] + gap * step
+            if np.linalg.norm(b.centroid[0] - predicted) <= size_gate * a.size_px + 2.0:
+                ends.setdefault(i, []).append(j)
+    starts: dict[int, list[int]] = {}
+    for i, js in ends.items():
+        for j in js:
+            starts.setdefault(j, []).append(i)
+    follow = {i: js[0] for i, js in ends.items() if len(js) == 1 and len(starts[js[0]]) == 1}
+    if not follow:
+        return tracks
+    heads = [i for i in range(len(tracks)) if i not in starts or i not in follow.values()]
+    out = []
+    for i in heads:
+        chain = [tracks[i]]
+        while i in follow:
+            i = follow[i]
+            chain.append(tracks[i])
+        first = chain[0]
+        out.append(Track(track_id=first.track_id, **{
+            f: np.concatenate([getattr(t, f) for t in chain])
+            for f in ("frames", "centroid", "area", "colour", "bbox", "touches_border",
+                      "static")}))
+    return out
 
 
 def _gain(img: np.ndarray, valid: np.ndarray | None, ref_level: float) -> np.ndarray:

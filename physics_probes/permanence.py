@@ -14,7 +14,10 @@ Over the significant object tracks (:meth:`ClipAnalysis.objects`) it counts:
   velocity but keeps the step length, so it is no jump).
 
 Every such event is a violation and changes the object count in open view; the probe passes
-when there are none.
+when there are none. On camera footage (the OpenCV tracker sees only what moves) a track that
+starts or ends while its object is nearly still is an object set in motion or come to rest,
+and gaps up to :data:`FOOTAGE_MAX_GAP_S` are the mask flickering; objects that pop in or vanish
+while moving, and jumps, are still violations.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from physics_probes.analysis import ClipAnalysis
-from physics_probes.result import FAIL, NO_OBJECT, PASS, ProbeResult
+from physics_probes.result import FAIL, INCONCLUSIVE, NO_OBJECT, PASS, ProbeResult
 from physics_probes.track import Track
 
 __all__ = ["probe_permanence", "JUMP_FACTOR"]
@@ -35,6 +38,16 @@ EDGE_SIZE_SHARE = 0.25
 #: A track end is excused when its object, extrapolated one or two frames on, comes this close
 #: (pixels, plus :data:`EDGE_SIZE_SHARE` of its size) to the frame edge.
 EDGE_SLACK_PX = 0.5
+#: The reason given on footage without a named object.
+FOOTAGE_UNNAMED = ("camera footage: background subtraction splits and merges objects, so "
+                   "only a named object is judged; name it with --object X,Y,W,H@FRAME or a "
+                   "detector")
+#: Footage: an object moving less than this share of its size per frame is still (see
+#: :func:`_footage_end_excused`).
+FOOTAGE_STILL_SHARE = 0.25
+#: Footage: gaps up to this many seconds are the mask flickering (partial occlusion, a
+#: background of the object's colour), not an object vanishing.
+FOOTAGE_MAX_GAP_S = 0.2
 #: Radius of a disc per square root of its area (1/sqrt(pi)); a square's half side is 0.5.
 _HALF_EXTENT_PER_SQRT_AREA = 0.5642
 
@@ -50,6 +63,19 @@ def _speed(track: Track, at: int) -> float:
 
 def _excused(analysis: ClipAnalysis, bbox: np.ndarray, margin: float) -> bool:
     return bool(analysis.near_edge(bbox, margin)[0] or analysis.near_occluder(bbox, margin)[0])
+
+
+def _footage_end_excused(analysis: ClipAnalysis, track: Track, size: float,
+                         first: bool) -> bool:
+    """On camera footage, a track also ends where its object is (nearly) still: background
+    subtraction sees only what moves, so an object set in motion (a ball let go) starts a
+    track and one that comes to rest ends it. Still: its step next to that end is under
+    :data:`FOOTAGE_STILL_SHARE` of its size per frame. An object popping into view or vanishing
+    while it moves is not excused."""
+    if analysis.source != "footage" or len(track) < 2:
+        return False
+    k = 1 if first else len(track) - 1
+    return _speed(track, k) < FOOTAGE_STILL_SHARE * size
 
 
 def _end_excused(analysis: ClipAnalysis, track: Track, size: float, first: bool) -> bool:
@@ -112,9 +138,12 @@ def _jumps(track: Track, size: float, clean: np.ndarray) -> list[tuple[int, floa
 
 def probe_permanence(analysis: ClipAnalysis) -> ProbeResult:
     """Count births, deaths and gaps in open view and teleports; pass when there are none."""
-    objs = analysis.objects()
+    objs = analysis.steady_objects()
     measured: dict = {"n_tracks": len(objs)}
     if not objs:
+        if analysis.source == "footage":
+            return ProbeResult("permanence", INCONCLUSIVE, FOOTAGE_UNNAMED, measured,
+                               error_key="n_violations")
         return ProbeResult("permanence", NO_OBJECT, "no object found", measured,
                            error_key="n_violations")
     last = analysis.num_frames - 1
@@ -123,16 +152,21 @@ def probe_permanence(analysis: ClipAnalysis) -> ProbeResult:
     teleports: list[float] = []
     for tr in objs:
         size = tr.size_px
-        if tr.frames[0] > 0 and not _end_excused(analysis, tr, size, first=True):
+        if tr.frames[0] > 0 and not _end_excused(analysis, tr, size, first=True) \
+                and not _footage_end_excused(analysis, tr, size, first=True):
             births += 1
             events.append(f"object {tr.track_id} appears at frame {tr.frames[0]} in open view "
                           f"at ({tr.centroid[0, 0]:.1f}, {tr.centroid[0, 1]:.1f}) px")
-        if tr.frames[-1] < last and not _end_excused(analysis, tr, size, first=False):
+        if tr.frames[-1] < last and not _end_excused(analysis, tr, size, first=False) \
+                and not _footage_end_excused(analysis, tr, size, first=False):
             deaths += 1
             events.append(f"object {tr.track_id} vanishes after frame {tr.frames[-1]} in open "
                           f"view at ({tr.centroid[-1, 0]:.1f}, {tr.centroid[-1, 1]:.1f}) px")
         for k in np.flatnonzero(np.diff(tr.frames) > 1):
             missing = int(tr.frames[k + 1] - tr.frames[k] - 1)
+            if analysis.source == "footage" and \
+                    missing <= max(1, round(FOOTAGE_MAX_GAP_S * analysis.fps)):
+                continue
             # Path during the gap, interpolated; excused if any of it is at an edge or occluder.
             w = np.linspace(0.0, 1.0, missing + 2)[:, None]
             boxes = tr.bbox[k][None] * (1 - w) + tr.bbox[k + 1][None] * w

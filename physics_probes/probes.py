@@ -110,6 +110,8 @@ def run_probe(name: str, analysis: ClipAnalysis, plan: ClipPlan,
         if grounding is not None and settings.object_box is None:
             result.measured["detection"] = grounding.record()
         return result
+    if analysis.source == "footage":
+        analysis = _name_objects(analysis, settings)
     if name == "permanence":
         return probe_permanence(analysis)
     return probe_constancy(analysis, settings.max_size_cv, settings.max_colour_cv)
@@ -138,7 +140,7 @@ def probe_clip(clip: Any, context: Any = None, names: Sequence[str] | None = Non
         return [ProbeResult(n, INCONCLUSIVE, why, error_key=ERROR_KEYS[n])
                 for n in (names or PROBES)]
     if settings.detector is not None and settings.grounding is None \
-            and settings.object_box is None and plan.motion_targets:
+            and settings.object_box is None:
         settings = dataclasses.replace(settings, grounding=detect_object(
             settings, context, lambda idx: clip.frames[idx], clip.num_frames))
     if analysis is None:
@@ -150,6 +152,19 @@ def probe_clip(clip: Any, context: Any = None, names: Sequence[str] | None = Non
             analysis = analyse_clip(clip)
     analysis = analysis.with_occluders(plan.occluders_px)
     return [run_probe(n, analysis, plan, settings) for n in (names or PROBES)]
+
+
+def _name_objects(analysis: ClipAnalysis, settings: ProbeSettings) -> ClipAnalysis:
+    """Footage: mark the track at the user's box or the detector's as the named object."""
+    from physics_probes.motion import follow
+
+    box, frame = settings.object_box, settings.object_frame
+    if box is None and settings.grounding is not None and settings.grounding.box is not None:
+        box, frame = settings.grounding.box, settings.grounding.frame
+    if box is None:
+        return analysis
+    track = follow(analysis, Target("permanence", box=box, box_frame=frame))
+    return analysis.with_named(() if track is None else (track.track_id,))
 
 
 def detect_object(settings: ProbeSettings, context: Any, read_frames: Any,
