@@ -29,6 +29,7 @@ from evalkit.store import (GENERATIONS_FILE, RESULTS_FILE, RUN_FILE, SET_PROMPT_
 
 __all__ = [
     "PROBE_NAMES", "PROBE_STATUSES", "RunData", "arrow", "clip_scores", "compare_generators",
+    "probe_boxes",
     "detector_probabilities", "find_detector_evals", "find_runs", "is_probe", "leaderboard",
     "load_detector_eval", "load_run", "metric_label", "probe_series", "run_stamp",
 ]
@@ -636,6 +637,24 @@ def _common_prefix(a: str, b: str) -> int:
             break
         n += 1
     return n
+
+
+def probe_boxes(values: dict[str, Any]) -> pd.DataFrame:
+    """The measured object's box in each frame it was seen (``object_frames``,
+    ``object_boxes_px`` of a motion probe): ``frame, x0, y0, x1, y1, cx, cy`` in the frame's
+    own pixels; empty when the probe recorded none."""
+    frames = values.get("object_frames")
+    boxes = values.get("object_boxes_px")
+    cols = ["frame", "x0", "y0", "x1", "y1", "cx", "cy"]
+    if not isinstance(frames, list) or not isinstance(boxes, list) or len(frames) != len(boxes):
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for f, b in zip(frames, boxes):
+        if not (isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b)):
+            continue
+        rows.append({"frame": int(f), "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3],
+                     "cx": (b[0] + b[2]) / 2, "cy": (b[1] + b[3]) / 2})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def probe_series(values: dict[str, Any]) -> pd.DataFrame:

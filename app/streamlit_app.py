@@ -347,6 +347,25 @@ def probe_chart(frame: pd.DataFrame, quantity: str) -> Any:
     return alt.layer(expected, fitted, points).properties(height=240)
 
 
+def probe_box_chart(boxes: pd.DataFrame, chosen_by: Any = None) -> Any:
+    """The measured object: its box in every frame it was seen (image axes, y down), darker
+    for later frames, with its centre path: which object the probe measured."""
+    import altair as alt
+
+    title = "measured object: box per frame (pixels)" + (f", chosen by {chosen_by}"
+                                                         if chosen_by else "")
+    x = alt.Scale(zero=False)
+    y = alt.Scale(zero=False, reverse=True)
+    rects = alt.Chart(boxes).mark_rect(fillOpacity=0.0, strokeWidth=1).encode(
+        x=alt.X("x0:Q", title="x (px)", scale=x), x2="x1:Q",
+        y=alt.Y("y0:Q", title="y (px, down)", scale=y), y2="y1:Q",
+        stroke=alt.Color("frame:Q", scale=alt.Scale(scheme="greens")),
+        tooltip=["frame", "x0", "y0", "x1", "y1"])
+    path = alt.Chart(boxes).mark_line(point=True, color="#d62728").encode(
+        x=alt.X("cx:Q", scale=x), y=alt.Y("cy:Q", scale=y), order="frame:Q")
+    return alt.layer(rects, path).properties(height=260, title=title)
+
+
 def show_probe(name: str, values: dict[str, Any]) -> None:
     """A probe's verdict, its tracked trajectory against the fitted and expected curves, and
     its measured against expected values."""
@@ -363,6 +382,9 @@ def show_probe(name: str, values: dict[str, Any]) -> None:
         for i, quantity in enumerate(quantities[:4]):
             with cols[i % 2]:
                 st.altair_chart(probe_chart(series, quantity), width="stretch")
+    boxes = data.probe_boxes(values)
+    if not boxes.empty:
+        st.altair_chart(probe_box_chart(boxes, values.get("chosen_by")), width="stretch")
     table = data.probe_table(values)
     table = table[(table["measured"] != "") | (table["expected"] != "")]
     if not table.empty:

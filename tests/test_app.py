@@ -217,6 +217,14 @@ def test_leaderboard_groups_runs_that_are_not_comparable(tmp_path):
         assert sorted(group["rank"]) == [1, 2]
 
 
+def test_probe_boxes_give_the_measured_object_per_frame():
+    boxes = data.probe_boxes({"object_frames": [3, 4], "object_boxes_px": [[0, 1, 4, 5],
+                                                                          [2, 3, 6, 9]]})
+    assert boxes["frame"].tolist() == [3, 4] and boxes["cy"].tolist() == [3.0, 6.0]
+    assert data.probe_boxes({"object_frames": [1], "object_boxes_px": []}).empty
+    assert data.probe_boxes({}).empty
+
+
 def test_probe_series_pairs_lists_with_their_time_axis():
     values = freefall_values("world-96", "p")
     frame = data.probe_series(values)
@@ -385,6 +393,7 @@ def test_generator_page_with_the_real_physics_probes(tmp_path):
     specs = " ".join(str(c.proto) for c in at.get("vega_lite_chart"))
     for role in ("tracked", "fitted", "expected"):
         assert role in specs
+    assert "measured object: box per frame" in specs and "chosen by colour" in specs
 
 
 def test_detector_page(tmp_path, runs_root):
