@@ -59,6 +59,11 @@ def _panel(result: Any, height: int) -> np.ndarray:
         lines.append(f"g = {m['g_m_s2']:.3g} m/s^2 ({m.get('scale_from', '')} scale)")
     elif "note" in m:
         lines.append("g in m/s^2 not measurable (no scale)")
+    if m.get("max_restitution") is not None:
+        lines.append(f"restitution {m['max_restitution']:.2f} at {m.get('n_contacts', 0)} "
+                     "contact(s)")
+    if m.get("chosen_by"):
+        lines.append(f"object chosen by {m['chosen_by']} (green boxes)")
     for i, line in enumerate(lines):
         cv2.putText(img, line, (10, 22 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
                     cv2.LINE_AA)
