@@ -199,9 +199,9 @@ def resolve(backbone_key: str, value: str | None, weights_dir: str | None,
                 return ResolvedWeights(backbone.key, "file", str(candidate.resolve()))
     if backbone.hub_id and _in_hf_cache(backbone.hub_id):
         return ResolvedWeights(backbone.key, "hub", backbone.hub_id)
-    hub = f" nor {backbone.hub_id} in the Hugging Face cache" if backbone.hub_id else ""
-    return_dirs = ", ".join(str(d) for d in dirs)
-    raise _unavailable(backbone, dimension, f"looked in {return_dirs}{hub}")
+    hub = f"; {backbone.hub_id} is not in the local Hugging Face cache" if backbone.hub_id else ""
+    looked = ", ".join(str(d) for d in dirs)
+    raise _unavailable(backbone, dimension, f"looked in {looked}{hub}")
 
 
 def verify_sha256(backbone_key: str, path: str | os.PathLike[str]) -> str:
