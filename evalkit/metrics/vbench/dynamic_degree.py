@@ -36,6 +36,27 @@ def frame_interval(fps: float) -> int:
     return max(1, round(fps / 8))
 
 
+class _FlowCache:
+    """RAFT flow magnitudes of the clip being scored, shared between ``dynamic_degree`` and the
+    flicker's static filter: the runner hands both the same decoded frames, and at 8 fps their
+    frame pairs are the same, so each pair goes through RAFT once. Holds one clip (the frames
+    array itself, so its identity cannot be reused by another array while cached)."""
+
+    def __init__(self) -> None:
+        self.frames: np.ndarray | None = None
+        self.model: Any = None
+        self.iters = 0
+        self.rad: dict[tuple[int, int], Any] = {}
+
+    def lookup(self, model: Any, frames: np.ndarray, iters: int) -> dict[tuple[int, int], Any]:
+        if self.frames is not frames or self.model is not model or self.iters != iters:
+            self.frames, self.model, self.iters, self.rad = frames, model, iters, {}
+        return self.rad
+
+
+_FLOWS = _FlowCache()
+
+
 def raft_pair_scores(model: Any, frames: np.ndarray, pairs: Sequence[tuple[int, int]],
                      top_fraction: float, device: str, batch_size: int,
                      iters: int = 20) -> list[float]:
@@ -43,7 +64,7 @@ def raft_pair_scores(model: Any, frames: np.ndarray, pairs: Sequence[tuple[int, 
 
     Args:
         model: :class:`~evalkit.metrics.vbench.raft.RAFT` in eval mode.
-        frames: uint8 ``(T, H, W, 3)``.
+        frames: uint8 ``(T, H, W, 3)``; pairs index into it.
         pairs: ``(i, j)`` frame indices; flow from frame i to frame j.
         top_fraction: 0.05 (dynamic degree) or 0.02 (static filter).
     Returns:
@@ -53,20 +74,26 @@ def raft_pair_scores(model: Any, frames: np.ndarray, pairs: Sequence[tuple[int, 
 
     from evalkit.metrics.vbench.raft import InputPadder
 
+    cache = _FLOWS.lookup(model, frames, iters)
+    todo = [p for p in dict.fromkeys(pairs) if p not in cache]
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # (T,3,H,W)
     padder = InputPadder(x.shape)
-    out: list[float] = []
     with torch.inference_mode():
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start : start + batch_size]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
             a = x[[i for i, _ in chunk]].to(device)
             b = x[[j for _, j in chunk]].to(device)
             a, b = padder.pad(a, b)
-            _, flow = model(a, b, iters=iters, test_mode=True)  # (B, 2, h, w)
-            rad = torch.sqrt(flow[:, 0] ** 2 + flow[:, 1] ** 2).flatten(1)  # (B, h·w)
-            cut = int(rad.shape[1] * top_fraction)
-            top = torch.topk(rad, cut, dim=1).values if cut > 0 else rad[:, :0]
-            out.extend(top.double().mean(dim=1).cpu().tolist())
+            _, flow = model(a, b, iters=iters, test_mode=True)  # (B, 2, h, w), padded size
+            rad = torch.sqrt(flow[:, 0] ** 2 + flow[:, 1] ** 2).flatten(1).cpu()  # (B, h·w)
+            for pair, r in zip(chunk, rad):
+                cache[pair] = r
+    out: list[float] = []
+    for pair in pairs:
+        rad = cache[pair]
+        cut = int(rad.shape[0] * top_fraction)
+        top = torch.topk(rad, cut).values if cut > 0 else rad[:0]
+        out.append(float(top.double().mean()))
     if not all(np.isfinite(out)):
         raise ValueError(f"RAFT gave a non-finite flow on {x.shape[-2]}x{x.shape[-1]} frames "
                          "(its 4-level correlation pyramid needs at least 128 px on each side)")
@@ -95,11 +122,12 @@ class DynamicDegree(VBenchDimension):
         device = self.device()
         model = load_raft_model(self.weights("raft"), device)
         interval = frame_interval(clip.fps)
-        frames = clip.frames[::interval]
-        n = frames.shape[0]
-        thres = 6.0 * (min(frames.shape[1:3]) / 256.0)
+        kept = list(range(0, clip.num_frames, interval))  # VBench's extract_frame
+        n = len(kept)
+        thres = 6.0 * (min(clip.frames.shape[1:3]) / 256.0)
         count_num = round(4 * (n / 16.0))
-        scores = raft_pair_scores(model, frames, [(i, i + 1) for i in range(n - 1)], 0.05,
+        # indices into the whole clip, so the static filter can reuse these flows
+        scores = raft_pair_scores(model, clip.frames, list(zip(kept[:-1], kept[1:])), 0.05,
                                   device, self.options.batch_size)
         moving, dynamic = 0, False
         for s in scores:  # VBench's check_move
