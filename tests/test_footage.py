@@ -345,3 +345,16 @@ def test_named_object_permanence_and_constancy_on_footage(wrong, probe, words):
     # cars into masks that come and go, which are no violations.
     for r in probe_clip(clip, ClipContext(probe="physics"), ["permanence", "constancy"]):
         assert r.status == "inconclusive" and "--object" in r.reason
+
+
+@pytest.mark.slow
+def test_real_basketball_bounce_is_measured_on_the_ball():
+    """A hand-held gym clip: a ball passed into view bounces once (the README's example)."""
+    path = _real("open-mmlab_mmaction2/test_video_structuralize.mp4")
+    analysis, facts = analyse_video_file(path)
+    clip_like = Clip(np.zeros((1, analysis.height, analysis.width, 3), np.uint8), analysis.fps)
+    r = run_probe("bounce", analysis, plan_clip(clip_like, ClipContext(probe="bounce")))
+    assert r.status == "pass", r.reason
+    assert r.measured["n_contacts"] == 1 and 0.5 < r.measured["max_restitution"] < 1.0
+    assert r.measured["object_size_px"] < 25  # a ball at this distance, not a player
+    assert 8.5 < r.measured["contact_t_s"][0] < 9.2
