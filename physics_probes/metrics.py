@@ -151,7 +151,7 @@ class PhysicsMetric(ProbeMetric):
     description = "all physics probes that apply: passes when every verdict passes"
 
     def score(self, clip: Clip, context: ClipContext) -> dict[str, Any]:
-        from physics_probes.result import FAIL, NO_OBJECT, PASS
+        from physics_probes.result import FAIL, INCONCLUSIVE, NO_OBJECT, PASS
         from physics_probes.select import PROBES
 
         results = self._run(clip, context, PROBES)
@@ -159,8 +159,12 @@ class PhysicsMetric(ProbeMetric):
         failed = [r.probe for r in verdicts if r.status == FAIL]
         if verdicts:
             status = FAIL if failed else PASS
+        elif any(r.status == NO_OBJECT for r in results):
+            status = NO_OBJECT
+        elif any(r.status == INCONCLUSIVE for r in results):
+            status = INCONCLUSIVE
         else:
-            status = NO_OBJECT if any(r.status == NO_OBJECT for r in results) else "not_applicable"
+            status = "not_applicable"
         passed = None if not verdicts else float(not failed)
         reason = "; ".join(f"{r.probe}: {r.reason}" for r in verdicts if r.status == FAIL)
         return {

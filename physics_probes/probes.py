@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -141,8 +143,8 @@ def probe_clip(clip: Any, context: Any = None, names: Sequence[str] | None = Non
                 for n in (names or PROBES)]
     if settings.detector is not None and settings.grounding is None \
             and settings.object_box is None:
-        settings = dataclasses.replace(settings, grounding=detect_object(
-            settings, context, lambda idx: clip.frames[idx], clip.num_frames))
+        settings = dataclasses.replace(settings, grounding=_cached_grounding(clip, context,
+                                                                             settings))
     if analysis is None:
         if choose_tracker(clip, plan, settings.tracker) == "footage":
             from physics_probes.footage import analyse_clip_footage
@@ -165,6 +167,27 @@ def _name_objects(analysis: ClipAnalysis, settings: ProbeSettings) -> ClipAnalys
         return analysis
     track = follow(analysis, Target("permanence", box=box, box_frame=frame))
     return analysis.with_named(() if track is None else (track.track_id,))
+
+
+_groundings: collections.OrderedDict[bytes, Any] = collections.OrderedDict()
+_GROUNDING_CACHE = 8
+
+
+def _cached_grounding(clip: Any, context: Any, settings: ProbeSettings) -> Any:
+    """:func:`detect_object` on an in-memory clip, cached by frame content, query and detector:
+    the runner scores one clip with several probe metrics, and detection costs seconds."""
+    key = hashlib.blake2b(clip.frames.data, digest_size=16)
+    key.update(repr((clip.frames.shape, settings.detector, settings.object_query,
+                     settings.detector_threshold, getattr(context, "prompt", ""))).encode())
+    digest = key.digest()
+    if digest in _groundings:
+        _groundings.move_to_end(digest)
+        return _groundings[digest]
+    found = detect_object(settings, context, lambda idx: clip.frames[idx], clip.num_frames)
+    _groundings[digest] = found
+    while len(_groundings) > _GROUNDING_CACHE:
+        _groundings.popitem(last=False)
+    return found
 
 
 def detect_object(settings: ProbeSettings, context: Any, read_frames: Any,

@@ -358,3 +358,14 @@ def test_real_basketball_bounce_is_measured_on_the_ball():
     assert r.measured["n_contacts"] == 1 and 0.5 < r.measured["max_restitution"] < 1.0
     assert r.measured["object_size_px"] < 25  # a ball at this distance, not a player
     assert 8.5 < r.measured["contact_t_s"][0] < 9.2
+
+
+def test_physics_metric_on_unnamed_footage_gives_no_verdict_and_says_why():
+    from physics_probes.metrics import PhysicsMetric
+
+    spec = FootageSpec(kind="walk", seed=3)
+    clip = Clip(render_footage(spec), spec.fps)
+    values = PhysicsMetric().score(clip, ClipContext(prompt="a person walks across a room"))
+    assert values["passed"] is None and values["status"] == "inconclusive"
+    assert values["permanence_status"] == "inconclusive"
+    json.dumps(values)
