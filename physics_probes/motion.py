@@ -229,7 +229,8 @@ def choose(analysis: ClipAnalysis, target: Target
     A box, a colour (from the scene, prompt or user) or a text-grounded detection names the
     object; otherwise a gravity probe takes the object that best shows a fall
     (:func:`fall_evidence`) and, when none does, returns ``not_applicable``: a probe must not
-    judge an object the clip gives no reason to think is falling.
+    judge an object the clip gives no reason to think is falling. ``uniform_motion`` on
+    footage needs a named object (``inconclusive`` otherwise).
     """
     probe = target.probe
     if target.box is not None or target.colour is not None:
@@ -247,7 +248,15 @@ def choose(analysis: ClipAnalysis, target: Target
         return None, "motion", ProbeResult(probe, NO_OBJECT, "no object found",
                                            error_key=ERROR_KEY_OF[probe])
     if probe == "uniform_motion":
-        return follow(analysis, target), "motion", None
+        if analysis.source != "footage":
+            return follow(analysis, target), "motion", None
+        # On footage the farthest-travelling mask is as often a swinging leg or a car half
+        # in view as an object; a steady velocity is only judged on a named object.
+        return None, "motion", ProbeResult(
+            probe, INCONCLUSIVE, "camera footage: uniform motion is judged only on a named "
+                                 "object; name it with --object X,Y,W,H@FRAME, a colour or a "
+                                 "detector", {"n_candidates": len(objs)},
+            error_key=ERROR_KEY_OF[probe])
     evidence = [(fall_evidence(analysis, t, probe), t) for t in objs]
     good = [(e, t) for e, t in evidence if e["ok"]]
     if good:

@@ -4,7 +4,8 @@ Left: the frame in the middle of the measured flight with the measured object's 
 frame it was seen (older boxes fainter) and the fitted curve. Right: height against time, the
 measured points and the fitted parabola, with the verdict and g. Drawn with OpenCV only (no
 plotting library). Boxes are in each frame's own pixels; points and curve are in the first
-frame's view, which is the same thing for a still camera.
+frame's view, which is the same thing for a still camera; on a moving camera the red line is
+the path of the boxes' centres instead of the fitted curve.
 """
 
 from __future__ import annotations
@@ -86,7 +87,14 @@ def draw_probe(frame: np.ndarray, result: Any, scale: float = 1.0) -> np.ndarray
     x = np.asarray(plot.get("points_x_px", []), dtype=np.float64)
     ft = np.asarray(plot.get("fit_t_s", []), dtype=np.float64)
     fy = np.asarray(plot.get("fit_y_px", []), dtype=np.float64)
-    if ft.size and t.size >= 2 and x.size == t.size:
+    moving = bool(result.measured.get("moving_camera"))
+    if moving and len(boxes) >= 2:
+        # The fit lives in the first frame's view; on a moving camera draw the path of the
+        # boxes (each in its own frame's pixels) instead.
+        centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+        cv2.polylines(img, [centres.round().astype(np.int32)], False, (255, 40, 40), 2,
+                      cv2.LINE_AA)
+    elif ft.size and t.size >= 2 and x.size == t.size:
         fx = np.asarray(plot["fit_x_px"]) if "fit_x_px" in plot else np.interp(ft, t, x)
         pts = (scale * np.stack([fx, fy], axis=1)).round().astype(np.int32)
         cv2.polylines(img, [pts], False, (255, 40, 40), 2, cv2.LINE_AA)

@@ -369,3 +369,12 @@ def test_physics_metric_on_unnamed_footage_gives_no_verdict_and_says_why():
     assert values["passed"] is None and values["status"] == "inconclusive"
     assert values["permanence_status"] == "inconclusive"
     json.dumps(values)
+
+
+def test_uniform_motion_on_footage_judges_only_a_named_object():
+    spec = FootageSpec(kind="drop", seed=2)
+    clip = Clip(render_footage(spec), spec.fps)
+    assert _probe(clip, "uniform_motion").status == "inconclusive"
+    named = _probe(clip, "uniform_motion", object_box=_BALL_BOX, object_frame=13)
+    assert named.measured["chosen_by"] == "box"
+    assert named.status == "fail" and "accelerates" in named.reason  # a falling ball
