@@ -30,7 +30,20 @@ def _panel(result: Any, height: int) -> np.ndarray:
     y = np.asarray(plot.get("points_y_px", []), dtype=np.float64)
     ft = np.asarray(plot.get("fit_t_s", []), dtype=np.float64)
     fy = np.asarray(plot.get("fit_y_px", []), dtype=np.float64)
-    top = 96
+    m = result.measured
+    lines = [f"{result.probe}: {result.status}"]
+    if m.get("g_px_s2") is not None:
+        lines.append(f"g = {m['g_px_s2']:.4g} px/s^2")
+    if m.get("g_m_s2") is not None:
+        lines.append(f"g = {m['g_m_s2']:.3g} m/s^2 ({m.get('scale_from', '')} scale)")
+    elif "note" in m:
+        lines.append("g in m/s^2 not measurable (no scale)")
+    if m.get("max_restitution") is not None:
+        lines.append(f"restitution {m['max_restitution']:.2f} at {m.get('n_contacts', 0)} "
+                     "contact(s)")
+    if m.get("chosen_by"):
+        lines.append(f"object chosen by {m['chosen_by']} (green boxes)")
+    top = 40 + 20 * len(lines)
     x0, x1, y0, y1 = _MARGIN + 10, _PANEL_W - 12, top, height - _MARGIN
     cv2.rectangle(img, (x0, y0), (x1, y1), (120, 120, 120), 1)
     if t.size and y1 - y0 > 20:
@@ -52,19 +65,6 @@ def _panel(result: Any, height: int) -> np.ndarray:
                     0.4, (60, 60, 60), 1, cv2.LINE_AA)
         cv2.putText(img, f"y {y_lo:.0f}-{y_hi:.0f} px (down)", (x0, y0 - 6),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
-    m = result.measured
-    lines = [f"{result.probe}: {result.status}"]
-    if m.get("g_px_s2") is not None:
-        lines.append(f"g = {m['g_px_s2']:.4g} px/s^2")
-    if m.get("g_m_s2") is not None:
-        lines.append(f"g = {m['g_m_s2']:.3g} m/s^2 ({m.get('scale_from', '')} scale)")
-    elif "note" in m:
-        lines.append("g in m/s^2 not measurable (no scale)")
-    if m.get("max_restitution") is not None:
-        lines.append(f"restitution {m['max_restitution']:.2f} at {m.get('n_contacts', 0)} "
-                     "contact(s)")
-    if m.get("chosen_by"):
-        lines.append(f"object chosen by {m['chosen_by']} (green boxes)")
     for i, line in enumerate(lines):
         cv2.putText(img, line, (10, 22 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
                     cv2.LINE_AA)
