@@ -357,3 +357,21 @@ def test_static_filter_reuses_dynamic_degrees_flows(weights: dict[str, Path],
     fresh = dd.raft_pair_scores(model, clip.frames.copy(), [(2, 0)], 0.02, "cpu", 1)  # another array
     assert sum(calls) == 4 + 1
     np.testing.assert_allclose(cached, fresh, rtol=0, atol=1e-5)
+
+
+def test_motion_smoothness_needs_vbenchs_amt_code_and_says_so(tmp_path: Path, weights: dict[str, Path],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from evalkit.metrics.vbench.motion_smoothness import MotionSmoothness, vram_scale
+
+    monkeypatch.delenv("EVALKIT_VBENCH_CODE", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)  # no installed vbench
+    amt = tmp_path / "amt-s.pth"
+    amt.write_bytes(b"x")
+    problem = MotionSmoothness.options_problem({"amt": str(amt), "vbench_code": str(tmp_path)})
+    assert problem is not None and "\n" not in problem
+    assert "vbench/third_party/amt" in problem and "CC BY-NC 4.0" in problem and "vbench_code" in problem
+    missing = MotionSmoothness.options_problem({"weights_dir": str(tmp_path / "none")})
+    assert "amt-s.pth" in missing and "huggingface.co/lalala125/AMT" in missing
+    assert vram_scale("cpu", 2160, 3840) == 1.0  # VBench never downscales on a CPU

@@ -23,7 +23,7 @@ import pytest
 
 from evalkit.clip import Clip
 from evalkit.video import read_video, write_video
-from tiny_vbench import make_all
+from tiny_vbench import make_all, make_random_amt
 
 ENV = Path(os.environ.get("VBENCH_PARITY_ENV", "/tmp/vbench_env"))
 TOL = 1e-5
@@ -53,6 +53,7 @@ def _moving_clip(t: int = 9, h: int = 144, w: int = 176, fps: float = 16.0) -> C
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("vbench_parity")
     weights = make_all(root / "weights")
+    weights["amt"] = make_random_amt(root / "weights", ENV / "site" / "vbench")
     video = write_video(root / "clip.mp4", _moving_clip())
     spec = {k: str(v) for k, v in weights.items()}
     spec["dino_code"] = str(ENV / "dino")
@@ -167,3 +168,15 @@ def test_decoders_agree(reference: dict[str, Any]) -> None:
         theirs = np.load(reference["_root"] / f"{decoder}.npy").astype(np.int16)
         assert theirs.shape == ours.shape
         assert int(np.abs(theirs - ours).max()) == 0, decoder
+
+
+def test_motion_smoothness_identical(reference: dict[str, Any]) -> None:
+    """VBench's pipeline around AMT-S (even frames in, odd frames predicted, padding to 16,
+    truncation to uint8, MAE) reproduced; the network is VBench's copy of AMT's code in both."""
+    from evalkit.metrics.vbench.motion_smoothness import MotionSmoothness
+
+    metric = MotionSmoothness(amt=str(reference["_weights"]["amt"]), vbench_code=str(ENV / "site" / "vbench"),
+                              device="cpu", batch_size=3)
+    values = metric.score(_frames(reference, "cv2"), None)
+    assert abs(values["motion_smoothness"] - reference["motion_smoothness"]["video"]) < TOL
+    assert values["predicted_frames"] == 4  # 9 frames: 5 even ones, 4 predicted

@@ -103,6 +103,20 @@ def make_random_raft(folder: Path, seed: int = 0) -> Path:
     return path
 
 
+def make_random_amt(folder: Path, vbench_dir: Path, seed: int = 5) -> Path:
+    """AMT-S (its real size, 3.0 M parameters) with random weights, as ``{"state_dict": ...}``
+    like ``amt-s.pth``. AMT's network code is not in evalkit (CC BY-NC 4.0): it comes from
+    ``vbench_dir/third_party/amt``, VBench's copy."""
+    from evalkit.metrics.vbench.motion_smoothness import load_amt_class
+
+    torch.manual_seed(seed)
+    model = load_amt_class(vbench_dir)(corr_radius=3, corr_lvls=4, num_flows=3)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "amt-s.pth"
+    torch.save({"state_dict": model.state_dict()}, path)
+    return path
+
+
 def make_all(folder: Path) -> dict[str, Path]:
     """Every backbone in one folder: DINO, the head and RAFT under VBench's file names (a
     ``weights_dir``); the CLIPs as ``tiny-*.pt`` (OpenAI's names would fail their published sha256)."""

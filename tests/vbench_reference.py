@@ -151,6 +151,16 @@ def main() -> None:
     seconds["static_filter"] = time.perf_counter() - t
     out["static_filter"] = {"static": verdicts[0], "videos": verdicts,
                             "pair_scores": recorded["static"], "params": dict(filt.params)}
+    if "amt" in weights:  # VBench's motion_smoothness with its own AMT-S build from the YAML
+        from vbench import motion_smoothness as vms
+
+        config = str(Path(vms.__file__).parent / "third_party" / "amt" / "cfgs" / "AMT-S.yaml")
+        motion = vms.MotionSmoothness(config, weights["amt"], "cpu")
+        t = time.perf_counter()
+        agg, per = vms.motion_smoothness(motion, videos)
+        seconds["motion_smoothness"] = time.perf_counter() - t
+        out["motion_smoothness"] = {"aggregate": float(agg), "video": float(per[0]["video_results"]),
+                                    "videos": [float(p["video_results"]) for p in per]}
     print(json.dumps(out))
 
 

@@ -91,6 +91,9 @@ BACKBONES: dict[str, Backbone] = {
         Backbone("raft_things", "RAFT (FlyingThings3D checkpoint)", "raft-things.pth",
                  "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip (raft-things.pth inside)",
                  None, None, "raft", "raft_model/models", ("dynamic_degree", "temporal_flickering")),
+        Backbone("amt_s", "AMT-S (frame interpolation, CC BY-NC 4.0)", "amt-s.pth",
+                 "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
+                 None, None, "amt", "amt_model", ("motion_smoothness",)),
         # The file name carries the first 8 hex digits of its sha256 (torch.hub's convention).
         Backbone("musiq_spaq", "MUSIQ trained on SPAQ", "musiq_spaq_ckpt-358bb6af.pth",
                  "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
