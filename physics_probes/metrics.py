@@ -85,6 +85,21 @@ class ProbeMetric(ClipMetric):
     version = "3"
     Options = ProbeOptions
 
+    @classmethod
+    def options_problem(cls, options: dict[str, Any]) -> str | None:
+        """The one-line reason the configured detector cannot be found, or None (asked by the
+        runner while planning, before any clip is decoded; reads only the model's config)."""
+        o = cls.Options(**options)
+        if o.detector is None:
+            return None
+        from evalkit.open_vocab import OpenVocabWeightsUnavailable, check_available
+
+        try:
+            check_available(o.detector)
+        except OpenVocabWeightsUnavailable as exc:
+            return str(exc)
+        return None
+
     def _settings(self):
         from physics_probes.probes import ProbeSettings
 
@@ -101,9 +116,11 @@ class ProbeMetric(ClipMetric):
         if clip.num_frames < _MIN_FRAMES:
             raise MetricError(f"{self.name} needs at least {_MIN_FRAMES} frames, the clip has "
                               f"{clip.num_frames}")
+        from evalkit.open_vocab import OpenVocabWeightsUnavailable
+
         try:
             return probe_clip(clip, context, names, self._settings())
-        except ValueError as exc:  # an unknown probe named in the suite
+        except (ValueError, OpenVocabWeightsUnavailable) as exc:  # bad probe name, no detector
             raise MetricError(str(exc)) from exc
 
     def score(self, clip: Clip, context: ClipContext) -> dict[str, Any]:

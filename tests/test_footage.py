@@ -378,3 +378,11 @@ def test_uniform_motion_on_footage_judges_only_a_named_object():
     named = _probe(clip, "uniform_motion", object_box=_BALL_BOX, object_frame=13)
     assert named.measured["chosen_by"] == "box"
     assert named.status == "fail" and "accelerates" in named.reason  # a falling ball
+
+
+def test_probe_metric_refuses_a_missing_detector_while_planning(tmp_path):
+    from physics_probes.metrics import FreefallMetric
+
+    problem = FreefallMetric.options_problem({"detector": str(tmp_path / "no-such-model")})
+    assert problem and "\n" not in problem
+    assert FreefallMetric.options_problem({}) is None
