@@ -117,6 +117,8 @@ class Detections:
         static: ``(N,)`` bool, found by colour only (unchanged from the median: at rest, walls).
         num_frames, height, width: clip geometry.
         background: the background model used (None from the footage tracker).
+        object_width: ``(N,)`` sub-pixel width of each object (its widest row of coverage), or None
+            (the footage tracker measures it; it gives the scale from a known object size).
     """
 
     frame: np.ndarray
@@ -131,6 +133,7 @@ class Detections:
     height: int
     width: int
     background: BackgroundModel | None
+    object_width: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])

@@ -351,17 +351,21 @@ def _prepare(probe: str, analysis: ClipAnalysis, target: Target, error_key: str
 def _known_scale(target: Target, analysis: ClipAnalysis, track: Track
                  ) -> tuple[float | None, str]:
     """Pixels per metre and where it came from: the target's (user, scene), else the known
-    size of the measured object (``object_size_m``: its width) over its median box width (less
-    one analysed pixel: the box of a mask holds the half-covered pixel at each edge)."""
+    size of the measured object (``object_size_m``: its width) over its median measured width
+    (the footage tracker's sub-pixel coverage width, else the box width less one analysed
+    pixel: the box of a mask holds the half-covered pixel at each edge)."""
     if target.pixels_per_metre is not None:
         return target.pixels_per_metre, "given"
     if target.object_size_m is not None:
         ok = analysis.clean(track)
-        widths = track.bbox[ok, 2] - track.bbox[ok, 0] if ok.any() else \
-            track.bbox[:, 2] - track.bbox[:, 0]
-        # A mask's box takes in the partly covered pixel at each edge: half a pixel too wide
-        # on each side on average.
-        width = float(np.median(widths)) - analysis.pixel_scale
+        sel = ok if ok.any() else np.ones(len(track), dtype=bool)
+        if track.object_width is not None:  # sub-pixel coverage width (footage tracker)
+            width = float(np.median(track.object_width[sel]))
+        else:
+            # A mask's box takes in the partly covered pixel at each edge: half a pixel too
+            # wide on each side on average.
+            width = float(np.median(track.bbox[sel, 2] - track.bbox[sel, 0])) \
+                - analysis.pixel_scale
         return width / target.object_size_m, "object size"
     return None, "unknown"
 

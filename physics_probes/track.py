@@ -58,6 +58,7 @@ class Track:
         bbox: ``(K, 4)`` float ``(x0, y0, x1, y1)``.
         touches_border: ``(K,)`` bool.
         static: ``(K,)`` bool, sightings found by colour alone (unchanged from the median).
+        object_width: ``(K,)`` sub-pixel object width per sighting, or None (see ``Detections``).
     """
 
     track_id: int
@@ -68,6 +69,7 @@ class Track:
     bbox: np.ndarray
     touches_border: np.ndarray
     static: np.ndarray
+    object_width: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -154,4 +156,5 @@ def _cost(dets: Detections, members: list[list[int]], live: list[int], current: 
 def _make_track(dets: Detections, track_id: int, idx: np.ndarray) -> Track:
     return Track(track_id=track_id, frames=dets.frame[idx], centroid=dets.centroid[idx],
                  area=dets.area[idx], colour=dets.colour[idx], bbox=dets.bbox[idx],
-                 touches_border=dets.touches_border[idx], static=dets.static[idx])
+                 touches_border=dets.touches_border[idx], static=dets.static[idx],
+                 object_width=None if dets.object_width is None else dets.object_width[idx])
