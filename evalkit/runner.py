@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 import evalkit
 from evalkit import registry
+from evalkit.clip import Clip
 from evalkit.errors import ConfigError
 from evalkit.executor import Executor, make_executor
 from evalkit.generators.base import GenerationRequest, Generator
@@ -367,6 +368,7 @@ def run_score_task(task: ScoreTask) -> list[dict[str, Any]]:
     except Exception as exc:  # noqa: BLE001
         return [{**base, "metric": m.name, "status": "error", "error": _describe(exc)}
                 for m in task.metrics]
+    _attach_vfr_times(clip, task.clip_path)
     context = ClipContext(
         prompt=task.request.prompt, scene=task.request.scene,
         probe=task.probe, seed=task.request.seed, generator=task.generator_label,
@@ -386,6 +388,24 @@ def run_score_task(task: ScoreTask) -> list[dict[str, Any]]:
             records.append({**base, "metric": spec.name, "spec": spec.fingerprint,
                             "status": "error", "error": _describe(exc)})
     return records
+
+
+def _attach_vfr_times(clip: Clip, path: str) -> None:
+    """A variable-frame-rate file's frame times in ``clip.metadata["frame_times_s"]`` (seconds
+    from the first frame, from the container's stamps), so that metrics that fit motion over
+    time (the physics probes) do not take its frames as evenly spaced. Constant-rate files get
+    nothing (``i / fps`` is exact)."""
+    from evalkit.video import frame_times
+
+    timing = frame_times(path)
+    times = timing.get("times_s")
+    if timing.get("vfr") and times is not None:
+        if len(times) == clip.num_frames:
+            clip.metadata["frame_times_s"] = [float(t) for t in times]
+            clip.metadata["timing_note"] = timing["note"]
+        else:
+            log.warning("%s: variable frame rate, but %d time stamps for %d frames; frames taken "
+                        "as evenly spaced", path, len(times), clip.num_frames)
 
 
 def _check_values(name: str, values: Any, primary: str) -> dict[str, Any]:

@@ -1062,3 +1062,47 @@ def _walk(folder: Path, recursive: bool) -> Iterator[Path]:
             # Symlinked folders are not followed: a link loop would recurse forever.
             elif recursive and entry.is_dir(follow_symlinks=False):
                 yield from _walk(Path(entry.path), recursive)
+
+
+# ----------------------------------------------------------------------------------------------
+# Frame times (variable frame rate)
+# ----------------------------------------------------------------------------------------------
+
+#: Frame intervals differing from their median by more than this share mean a variable rate.
+VFR_SPREAD = 0.1
+
+
+def frame_times(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Display times of the video frames of ``path`` from the container's packet stamps
+    (demuxing only, nothing is decoded).
+
+    Returns ``times_s``: ``(T,)`` seconds from the first frame, or None when the stamps are
+    unusable; ``vfr``: whether the frame intervals vary by more than :data:`VFR_SPREAD` of their
+    median; ``note``: a sentence for a result when something is off.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            base = stream.time_base
+            stamps = [p.pts for p in container.demux(stream) if p.pts is not None and p.size]
+    except Exception as exc:  # noqa: BLE001 - timing is best effort; decoding reports errors
+        logger.debug("no time stamps in %s: %s", path, exc)
+        return {"times_s": None, "vfr": False, "note": "no time stamps; frames taken as evenly "
+                                                      "spaced at the header's rate"}
+    if base is None or len(stamps) < 2:
+        return {"times_s": None, "vfr": False, "note": "no usable time stamps; frames taken as "
+                                                      "evenly spaced"}
+    t = np.sort(np.asarray(stamps, dtype=np.float64)) * float(base)
+    t -= t[0]
+    dt = np.diff(t)
+    if np.any(dt <= 0):
+        return {"times_s": None, "vfr": False,
+                "note": "repeated time stamps; frames taken as evenly spaced"}
+    med = float(np.median(dt))
+    spread = float(np.max(np.abs(dt - med)) / med)
+    vfr = spread > VFR_SPREAD
+    note = (f"variable frame rate (intervals {dt.min() * 1e3:.1f}-{dt.max() * 1e3:.1f} ms): "
+            "fitted on the container's time stamps") if vfr else ""
+    return {"times_s": t, "vfr": vfr, "note": note, "median_interval_s": med}

@@ -385,15 +385,16 @@ def analyse_clip_footage(clip: Any, options: FootageOptions | None = None) -> Cl
     one at a time: no float copy of the clip), cached by content so that the probe metrics
     the runner calls on one clip share one analysis. Frame times from the clip's metadata
     (``frame_times_s``) when it carries them."""
+    times = (clip.metadata or {}).get("frame_times_s")
     key_hash = hashlib.blake2b(clip.frames.data, digest_size=16)
-    key_hash.update(repr((clip.frames.shape, clip.fps, options)).encode())
+    # the frame times are part of the input: the same pixels at other times are another motion
+    key_hash.update(repr((clip.frames.shape, clip.fps, options, times)).encode())
     key = key_hash.digest()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    times = (clip.metadata or {}).get("frame_times_s")
     result = analyse_footage(iter(clip.frames), clip.fps, num_frames=clip.num_frames,
                              times_s=np.asarray(times) if times is not None else None,
                              options=options)

@@ -119,9 +119,14 @@ class ProbeMetric(ClipMetric):
         from evalkit.open_vocab import OpenVocabWeightsUnavailable
 
         try:
-            return probe_clip(clip, context, names, self._settings())
+            results = probe_clip(clip, context, names, self._settings())
         except (ValueError, OpenVocabWeightsUnavailable) as exc:  # bad probe name, no detector
             raise MetricError(str(exc)) from exc
+        note = (clip.metadata or {}).get("timing_note")  # the runner's VFR frame times (if any)
+        if note:
+            for result in results:
+                result.measured["timing_note"] = note
+        return results
 
     def score(self, clip: Clip, context: ClipContext) -> dict[str, Any]:
         (result,) = self._run(clip, context, [self.probe_name])

@@ -123,7 +123,8 @@ def test_too_short_clips_are_inconclusive():
         assert all("frame" in r.reason for r in results)
 
 
-def test_variable_frame_rate_is_fitted_on_the_container_time_stamps(tmp_path):
+def _write_vfr_drop(tmp_path: Path) -> tuple[Path, np.ndarray, FootageSpec]:
+    """A dropped ball filmed at a variable frame rate (intervals of 17, 33 and 50 ms)."""
     import av
 
     rng = np.random.default_rng(0)
@@ -145,6 +146,11 @@ def test_variable_frame_rate_is_fitted_on_the_container_time_stamps(tmp_path):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+    return path, times, spec
+
+
+def test_variable_frame_rate_is_fitted_on_the_container_time_stamps(tmp_path):
+    path, times, spec = _write_vfr_drop(tmp_path)
     analysis, facts = analyse_video_file(path)
     assert facts["timing"]["vfr"] and "variable frame rate" in facts["timing"]["note"]
     assert np.allclose(analysis.times_s, times, atol=2e-3)
@@ -386,3 +392,27 @@ def test_probe_metric_refuses_a_missing_detector_while_planning(tmp_path):
     problem = FreefallMetric.options_problem({"detector": str(tmp_path / "no-such-model")})
     assert problem and "\n" not in problem
     assert FreefallMetric.options_problem({}) is None
+
+
+def test_the_runner_hands_a_vfr_clip_its_frame_times(tmp_path):
+    """`evalkit run` decodes a clip for its metrics; a VFR file's stamps travel with it."""
+    from evalkit.runner import _attach_vfr_times
+    from evalkit.video import read_video
+    from physics_probes.metrics import FreefallMetric
+
+    path, times, spec = _write_vfr_drop(tmp_path)
+    clip = read_video(path)
+    _attach_vfr_times(clip, str(path))
+    assert np.allclose(clip.metadata["frame_times_s"], times, atol=2e-3)
+    metric = FreefallMetric(pixels_per_metre=250.0)
+    timed = metric.score(clip, ClipContext(probe="freefall"))
+    assert timed["status"] == "pass" and timed["rel_error_g"] <= 0.1
+    assert "variable frame rate" in timed["timing_note"]
+    even = metric.score(read_video(path), ClipContext(probe="freefall"))  # stamps dropped
+    assert even["status"] != "pass" or even["rel_error_g"] > 2 * timed["rel_error_g"]
+    from evalkit.video import write_video
+
+    steady_path = write_video(tmp_path / "cfr.mp4", Clip(render_footage(FootageSpec(kind="drop", seed=1)), 30.0))
+    steady = read_video(steady_path)
+    _attach_vfr_times(steady, str(steady_path))
+    assert "frame_times_s" not in steady.metadata  # constant rate: i / fps is exact
