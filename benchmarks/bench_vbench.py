@@ -5,7 +5,8 @@
 
 Same clips (synthetic moving textures, H.264 at 8 fps), same weights on both sides: **random
 weights of the real architectures' size** (DINO ViT-B/16, CLIP ViT-B/32 and ViT-L/14 image
-towers, RAFT; a forward pass costs what it costs with the trained weights), the LAION head.
+towers, RAFT, AMT-S; a forward pass costs what it costs with the trained weights), the LAION
+head. AMT's network code is VBench's copy in the parity environment, on both sides.
 Models are loaded before the clock starts on both sides.
 
 - VBench: each dimension's own function over the clip list, as ``vbench evaluate`` runs them
@@ -43,7 +44,7 @@ from benchmarks.common import write_result  # noqa: E402
 log = logging.getLogger("bench_vbench")
 
 DIMENSIONS = ("subject_consistency", "background_consistency", "aesthetic_quality",
-              "temporal_flickering", "dynamic_degree", "static_filter")
+              "temporal_flickering", "dynamic_degree", "static_filter", "motion_smoothness")
 
 
 def _clip(seed: int, t: int, h: int, w: int):
@@ -62,8 +63,9 @@ def _clip(seed: int, t: int, h: int, w: int):
     return Clip(np.stack(frames), 8.0)
 
 
-def _weights(folder: Path) -> dict[str, Path]:
-    from tiny_vbench import make_random_raft, make_tiny_aesthetic_head, make_tiny_dino, make_tiny_openai_clip
+def _weights(folder: Path, env: Path) -> dict[str, Path]:
+    from tiny_vbench import (make_random_amt, make_random_raft, make_tiny_aesthetic_head, make_tiny_dino,
+                             make_tiny_openai_clip)
 
     folder.mkdir(parents=True, exist_ok=True)
     return {
@@ -74,14 +76,16 @@ def _weights(folder: Path) -> dict[str, Path]:
                                           patch=14, embed_dim=768),
         "head": make_tiny_aesthetic_head(folder, seed=3),
         "raft": make_random_raft(folder, seed=4),
+        "amt": make_random_amt(folder, env / "site" / "vbench"),  # AMT's code: VBench's copy
     }
 
 
-def _ours(videos: list[Path], weights: dict[str, Path]) -> tuple[dict[str, float], dict[str, list]]:
+def _ours(videos: list[Path], weights: dict[str, Path], env: Path) -> tuple[dict[str, float], dict[str, list]]:
     from evalkit.metrics.flicker import TemporalFlickering
     from evalkit.metrics.vbench.aesthetic_quality import AestheticQuality
     from evalkit.metrics.vbench.background_consistency import BackgroundConsistency
     from evalkit.metrics.vbench.dynamic_degree import DynamicDegree
+    from evalkit.metrics.vbench.motion_smoothness import MotionSmoothness
     from evalkit.metrics.vbench.subject_consistency import SubjectConsistency
     from evalkit.video import read_video
 
@@ -93,8 +97,10 @@ def _ours(videos: list[Path], weights: dict[str, Path]) -> tuple[dict[str, float
         "temporal_flickering": TemporalFlickering(),
         "dynamic_degree": DynamicDegree(raft=str(weights["raft"]), device="cpu"),
         "static_filter": TemporalFlickering(static_filter=True, raft=str(weights["raft"]), device="cpu"),
+        "motion_smoothness": MotionSmoothness(amt=str(weights["amt"]), vbench_code=str(env / "site" / "vbench"),
+                                              device="cpu"),
     }
-    warm = _clip(99, 2, 128, 128)
+    warm = _clip(99, 3, 128, 128)
     for m in metrics.values():  # load every model before the clock starts
         m.score(warm, None)
     seconds = dict.fromkeys(["decode", *metrics], 0.0)
@@ -143,10 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        weights = _weights(args.weights)
+        weights = _weights(args.weights, args.env)
         videos = [write_video(tmp / f"clip-{i}.mp4", _clip(i, args.frames, h, w)) for i in range(args.clips)]
         log.info("evalkit ...")
-        ours, our_values = _ours(videos, weights)
+        ours, our_values = _ours(videos, weights, args.env)
         log.info("VBench 0.1.5 ...")
         reference = _vbench(videos, weights, args.env, args.threads, tmp)
         theirs = reference["seconds"]
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "clips": n, "frames": args.frames, "size": [h, w], "fps": 8.0, "threads": args.threads,
         "device": "cpu", "weights": "random, real architecture size (DINO ViT-B/16, CLIP ViT-B/32 and "
-                                    "ViT-L/14 image towers, RAFT), LAION head",
+                                    "ViT-L/14 image towers, RAFT, AMT-S), LAION head",
         "evalkit_decode_s_per_clip": round(ours["decode"] / n, 3),
         "dimensions": per_dim,
         "total": {"evalkit_s_per_clip": round(total_ours / n, 3),
