@@ -138,7 +138,7 @@ def _add_vbench_columns(gens: dict[str, dict[str, Any]], store: RunStore,
     dims = {n for n, i in metric_info.items() if i.get("vbench_dimension")}
     if not dims:
         return
-    from evalkit.metrics.vbench.aggregate import dimension_results, vbench_scores
+    from evalkit.metrics.vbench.aggregate import dimension_results, missing_text, vbench_scores
 
     per_gen: dict[str, list[dict[str, Any]]] = {}
     for record in store.results().values():
@@ -151,7 +151,8 @@ def _add_vbench_columns(gens: dict[str, dict[str, Any]], store: RunStore,
         row = gens.setdefault(gen, {"generator": gen, "clips": 0, "clips_failed": 0})
         for column, key in zip(VBENCH_COLUMNS[:3], ("total", "quality", "semantic")):
             row[column] = scores[key] if scores[key] is not None else float("nan")
-        row[VBENCH_COLUMNS[3]] = ", ".join(scores["missing"]) or "none"
+        run = {metric_info[r["metric"]]["vbench_dimension"] for r in records}
+        row[VBENCH_COLUMNS[3]] = missing_text(scores, sorted(run))
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -842,6 +842,8 @@ def _vbench_results(plan: Plan, store: RunStore, label: str, gens: list[dict[str
     write_eval_results(path, eval_results(per_dim))
     scores = vbench_scores({d: agg for d, (agg, _) in per_dim.items()})
     scores["dimensions"] = {d: agg for d, (agg, _) in per_dim.items()}
+    run = {plan.metric_info[r["metric"]]["vbench_dimension"] for r in rows}
+    scores["run_without_value"] = sorted(d for d in run if d not in per_dim)
     scores["eval_results"] = str(path.relative_to(store.root))
     return scores
 

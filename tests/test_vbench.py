@@ -375,3 +375,12 @@ def test_motion_smoothness_needs_vbenchs_amt_code_and_says_so(tmp_path: Path, we
     missing = MotionSmoothness.options_problem({"weights_dir": str(tmp_path / "none")})
     assert "amt-s.pth" in missing and "huggingface.co/lalala125/AMT" in missing
     assert vram_scale("cpu", 2160, 3840) == 1.0  # VBench never downscales on a CPU
+
+
+def test_missing_column_says_when_a_dimension_ran_but_counted_no_clip() -> None:
+    from evalkit.metrics.vbench.aggregate import missing_text, vbench_scores
+
+    scores = vbench_scores({"subject_consistency": 0.9})
+    text = missing_text(scores, ["subject_consistency", "temporal_flickering"])
+    assert "temporal_flickering (no clip counted)" in text and "motion_smoothness," in text
+    assert "subject_consistency" not in text

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DIM_WEIGHT", "NORMALIZE", "QUALITY", "QUALITY_WEIGHT", "SEMANTIC", "SEMANTIC_WEIGHT",
-           "dimension_results", "eval_results", "normalized", "vbench_scores", "write_eval_results"]
+           "dimension_results", "eval_results", "missing_text", "normalized", "vbench_scores", "write_eval_results"]
 
 QUALITY: tuple[str, ...] = ("subject_consistency", "background_consistency", "temporal_flickering",
                             "motion_smoothness", "aesthetic_quality", "imaging_quality",
@@ -67,6 +67,13 @@ def _group(names: Sequence[str], values: Mapping[str, float]) -> float | None:
     if not present:
         return None
     return sum(DIM_WEIGHT[d] * normalized(d, values[d]) for d in present) / sum(DIM_WEIGHT[d] for d in present)
+
+
+def missing_text(scores: Mapping[str, Any], run: Sequence[str] = ()) -> str:
+    """The ``VBench missing`` column: each missing dimension, with why when it was in the run
+    (``temporal_flickering (no clip counted)``: e.g. the static filter kept none)."""
+    names = [f"{d} (no clip counted)" if d in run else d for d in scores["missing"]]
+    return ", ".join(names) or "none"
 
 
 def vbench_scores(values: Mapping[str, float]) -> dict[str, Any]:
