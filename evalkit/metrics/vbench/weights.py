@@ -102,8 +102,8 @@ BACKBONES: dict[str, Backbone] = {
                  "https://huggingface.co/OpenGVLab/VBench_Used_Models/resolve/main/ViClip-InternVid-10M-FLT.pth",
                  None, None, "viclip", "ViCLIP", ("overall_consistency", "temporal_style")),
         Backbone("clip_bpe", "OpenAI CLIP BPE vocabulary", "bpe_simple_vocab_16e6.txt.gz",
-                 "https://raw.githubusercontent.com/openai/CLIP/main/clip/bpe_simple_vocab_16e6.txt.gz "
-                 "(also inside the openai-clip package on PyPI)",
+                 # also inside the openai-clip package on PyPI (clip/bpe_simple_vocab_16e6.txt.gz)
+                 "https://raw.githubusercontent.com/openai/CLIP/main/clip/bpe_simple_vocab_16e6.txt.gz",
                  None, None, "bpe", "ViCLIP", ("overall_consistency", "temporal_style")),
     )
 }
