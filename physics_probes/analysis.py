@@ -364,8 +364,34 @@ def analyse_frames(frames: np.ndarray, fps: float, extract: ExtractOptions | Non
                         width=dets.width, fps=float(fps), occluders=boxes)
 
 
-_cache: collections.OrderedDict[bytes, ClipAnalysis] = collections.OrderedDict()
-_cache_lock = threading.Lock()
+class ContentCache:
+    """A small thread-safe LRU of analyses keyed by a clip's pixels and the inputs that change
+    the result (the runner scores one clip with several probe metrics in a row; hashing the
+    frames is far cheaper than analysing them)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: collections.OrderedDict[bytes, ClipAnalysis] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, frames: np.ndarray, key_parts: object, compute) -> ClipAnalysis:  # noqa: ANN001
+        key_hash = hashlib.blake2b(np.ascontiguousarray(frames).data, digest_size=16)
+        key_hash.update(repr((frames.shape, key_parts)).encode())
+        key = key_hash.digest()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        result = compute()
+        with self._lock:
+            self._items[key] = result
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return result
+
+
+_cache = ContentCache(_CACHE_SIZE)
 
 
 def analyse_clip(clip, extract: ExtractOptions | None = None,
@@ -375,20 +401,8 @@ def analyse_clip(clip, extract: ExtractOptions | None = None,
     The runner scores one clip with several probe metrics in a row; hashing the frames (far
     cheaper than extraction) lets them share one analysis.
     """
-    key_hash = hashlib.blake2b(clip.frames.data, digest_size=16)
-    key_hash.update(repr((clip.frames.shape, clip.fps, extract, track)).encode())
-    key = key_hash.digest()
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    result = analyse_frames(clip.frames, clip.fps, extract, track)
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _cache.get_or_compute(clip.frames, (clip.fps, extract, track),
+                                 lambda: analyse_frames(clip.frames, clip.fps, extract, track))
 
 
 def analysis_from_truth(truth, spec, positions_px: np.ndarray | None = None,

@@ -29,11 +29,8 @@ transform of every frame, so the same probes read it.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import hashlib
 import logging
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -41,7 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from physics_probes.analysis import ClipAnalysis
+from physics_probes.analysis import ClipAnalysis, ContentCache
 from physics_probes.extract import Detections
 from physics_probes.track import Track, TrackOptions, link_tracks
 
@@ -375,9 +372,7 @@ def analyse_video_file(path: str | Path, options: FootageOptions | None = None,
     return analysis, {"info": info, "timing": timing}
 
 
-_cache: collections.OrderedDict[bytes, ClipAnalysis] = collections.OrderedDict()
-_cache_lock = threading.Lock()
-_CACHE_SIZE = 4
+_cache = ContentCache(4)  # footage analyses are larger than the world's: fewer kept
 
 
 def analyse_clip_footage(clip: Any, options: FootageOptions | None = None) -> ClipAnalysis:
@@ -386,20 +381,9 @@ def analyse_clip_footage(clip: Any, options: FootageOptions | None = None) -> Cl
     the runner calls on one clip share one analysis. Frame times from the clip's metadata
     (``frame_times_s``) when it carries them."""
     times = (clip.metadata or {}).get("frame_times_s")
-    key_hash = hashlib.blake2b(clip.frames.data, digest_size=16)
     # the frame times are part of the input: the same pixels at other times are another motion
-    key_hash.update(repr((clip.frames.shape, clip.fps, options, times)).encode())
-    key = key_hash.digest()
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    result = analyse_footage(iter(clip.frames), clip.fps, num_frames=clip.num_frames,
-                             times_s=np.asarray(times) if times is not None else None,
-                             options=options)
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _cache.get_or_compute(
+        clip.frames, (clip.fps, options, times),
+        lambda: analyse_footage(iter(clip.frames), clip.fps, num_frames=clip.num_frames,
+                                times_s=np.asarray(times) if times is not None else None,
+                                options=options))
