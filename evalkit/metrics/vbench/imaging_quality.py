@@ -50,7 +50,9 @@ def longer_side_512(frames: np.ndarray) -> Any:
 @functools.lru_cache(maxsize=1)
 def _load(path: str, device: str) -> Any:
     from evalkit.metrics.vbench.musiq import load_musiq
+    from evalkit.metrics.vbench.weights import verify_sha256
 
+    verify_sha256("musiq_spaq", path)  # once per file and process, not per clip
     return load_musiq(path, device)
 
 
@@ -66,10 +68,7 @@ class ImagingQuality(VBenchDimension):
     def score(self, clip: Clip, context: ClipContext) -> dict[str, Any]:
         import torch
 
-        from evalkit.metrics.vbench.weights import verify_sha256
-
         weights = self.weights("musiq")
-        verify_sha256(weights.backbone, weights.location)
         device = self.device()
         model = _load(weights.location, device)
         scores: list[float] = []
