@@ -15,9 +15,10 @@ import pytest
 from evalkit.clip import Clip
 from evalkit.metrics.base import ClipContext, MetricError
 from evalkit.metrics.vbench.object_dimensions import (ColorDimension, MultipleObjects, ObjectClass,
-                                                      SpatialRelationship, middle_frame_indices,
-                                                      parse_color_prompt, parse_multiple_objects_prompt,
-                                                      parse_spatial_prompt, position_score)
+                                                      SpatialRelationship, parse_color_prompt,
+                                                      parse_multiple_objects_prompt, parse_spatial_prompt,
+                                                      position_score)
+from evalkit.metrics.vbench.preprocess import middle_frame_indices
 from evalkit.open_vocab import Detection
 from tiny_models import make_tiny_owlv2
 

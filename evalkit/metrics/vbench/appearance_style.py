@@ -50,7 +50,7 @@ def pil_clip_transform(frames: np.ndarray, size: int = 224) -> Any:
     import torch
     from PIL import Image
 
-    from evalkit.metrics.vbench.preprocess import CLIP_MEAN, CLIP_STD, shorter_side_size
+    from evalkit.metrics.vbench.preprocess import CLIP_MEAN, CLIP_STD, normalize, shorter_side_size
 
     h, w = frames.shape[1:3]
     nh, nw = shorter_side_size(h, w, size)
@@ -62,9 +62,7 @@ def pil_clip_transform(frames: np.ndarray, size: int = 224) -> Any:
             image = image.resize((nw, nh), Image.BICUBIC)
         out.append(np.asarray(image)[top : top + size, left : left + size])
     x = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255.0
-    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+    return normalize(x, CLIP_MEAN, CLIP_STD)
 
 
 class _OpenAIText:

@@ -35,8 +35,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.clip import Clip
-from evalkit.metrics.base import ClipContext, ClipMetric, MetricError, summarize_numeric
-from evalkit.metrics.vbench.common import vbench_aggregate
+from evalkit.metrics.base import ClipContext, MetricError
+from evalkit.metrics.vbench.common import VBenchDimension
 
 __all__ = [
     "VBENCH_COLORS",
@@ -44,7 +44,6 @@ __all__ = [
     "MultipleObjects",
     "ObjectClass",
     "SpatialRelationship",
-    "middle_frame_indices",
     "parse_color_prompt",
     "parse_multiple_objects_prompt",
     "parse_spatial_prompt",
@@ -61,18 +60,6 @@ _ARTICLE = re.compile(r"^(a|an|the)\s+", re.IGNORECASE)
 # ----------------------------------------------------------------------------------------------
 # VBench's rules (ported from vbench 0.1.5)
 # ----------------------------------------------------------------------------------------------
-
-
-def middle_frame_indices(num_frames: int, length: int) -> list[int]:
-    """VBench ``get_frame_indices(num_frames, length, sample="middle")``: the middle frame of
-    each of ``min(num_frames, length)`` equal intervals, padded with the last index to
-    ``num_frames``."""
-    if length < 1:
-        raise MetricError("the clip has no frames")
-    count = min(num_frames, length)
-    edges = np.linspace(0, length, count + 1).astype(int)
-    indices = [int((edges[i] + edges[i + 1] - 1) // 2) for i in range(count)]
-    return indices + [indices[-1]] * (num_frames - len(indices))
 
 
 def position_score(relation: str, box_a: Sequence[float], box_b: Sequence[float],
@@ -176,8 +163,10 @@ class GroundedOptions(BaseModel):
     local_files_only: bool | None = Field(None, description="None: follow HF_HUB_OFFLINE")
 
 
-class _Grounded(ClipMetric):
-    """Shared part: frame sampling, VBench's resize, the detector; subclasses score frames."""
+class _Grounded(VBenchDimension):
+    """Shared part: frame sampling, VBench's resize, the detector; subclasses score frames.
+    VBench's per-dimension aggregate and ``vbench_dimension`` come from :class:`VBenchDimension`;
+    the detector is not one of its weight files, so ``options_problem`` is this class's own."""
 
     higher_is_better = True
     units = "fraction of frames (0..1)"
@@ -216,6 +205,8 @@ class _Grounded(ClipMetric):
     def frames_for_detection(self, clip: Clip) -> np.ndarray:
         """uint8 ``(frames, h, w, 3)``: VBench's 16 middle frames, a short side over 768 px
         brought to 720 px (``int(720 / short * side)``, bilinear)."""
+        from evalkit.metrics.vbench.preprocess import middle_frame_indices
+
         frames = clip.frames[middle_frame_indices(self.options.frames, clip.num_frames)]
         h, w = frames.shape[1:3]
         if min(h, w) > 768:
@@ -236,16 +227,7 @@ class _Grounded(ClipMetric):
         return self.detector().detect(self.frames_for_detection(clip), queries, self.options.threshold)
 
     def info(self) -> dict[str, Any]:
-        return {**super().info(), "vbench_dimension": self.name, "vbench": self.vbench_compatibility}
-
-    def summarize(self, per_clip: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        """Mean/std/median/n per value, plus ``vbench``: VBench's aggregate (the mean over clips;
-        every clip has the same number of sampled frames, so this is also VBench's frame mean)."""
-        out = summarize_numeric(per_clip)
-        agg = vbench_aggregate(self.name, per_clip)
-        if agg is not None:
-            out["vbench"] = agg
-        return out
+        return {**super().info(), "vbench": self.vbench_compatibility}
 
 
 class ObjectClass(_Grounded):

@@ -37,18 +37,10 @@ class ViCLIPOptions(VBenchOptions):
 
 def viclip_frames(frames: np.ndarray, num_frames: int = 8, size: int = 224) -> Any:
     """uint8 ``(T, H, W, 3)`` → float32 ``(1, num_frames, 3, size, size)``, as VBench feeds ViCLIP."""
-    import torch
-
-    from evalkit.metrics.vbench.object_dimensions import middle_frame_indices
-    from evalkit.metrics.vbench.preprocess import CLIP_MEAN, CLIP_STD, as_float_tchw, center_crop, resize_shorter
+    from evalkit.metrics.vbench.preprocess import as_float_tchw, clip_transform, middle_frame_indices
 
     x = as_float_tchw(frames[middle_frame_indices(num_frames, len(frames))])
-    # torchvision on a uint8 tensor: float bicubic, then clamp to [0, 255] and round back to uint8.
-    x = resize_shorter(x, size, "bicubic").clamp(0, 255).round()
-    x = center_crop(x, size) / 255.0
-    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-    return ((x - mean) / std).unsqueeze(0)
+    return clip_transform(x, size, uint8=True).unsqueeze(0)
 
 
 @functools.lru_cache(maxsize=1)

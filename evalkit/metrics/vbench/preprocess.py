@@ -21,8 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from evalkit.metrics.base import MetricError
+
 __all__ = ["CLIP_MEAN", "CLIP_STD", "IMAGENET_MEAN", "IMAGENET_STD", "as_float_tchw",
-           "center_crop", "clip_transform", "dino_transform", "resize_shorter", "shorter_side_size"]
+           "center_crop", "clip_transform", "dino_transform", "middle_frame_indices", "normalize",
+           "resize_shorter", "shorter_side_size"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -62,7 +65,8 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     return x[..., top : top + size, left : left + size]
 
 
-def _normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+def normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """``(x - mean) / std`` per channel of a ``(T, 3, H, W)`` tensor."""
     m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x - m) / s
@@ -70,10 +74,29 @@ def _normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...])
 
 def dino_transform(x: torch.Tensor, size: int = 224) -> torch.Tensor:
     """VBench's ``dino_transform``: float ``(T, 3, H, W)`` [0, 255] → normalised, no crop."""
-    return _normalize(resize_shorter(x, size, "bilinear") / 255.0, IMAGENET_MEAN, IMAGENET_STD)
+    return normalize(resize_shorter(x, size, "bilinear") / 255.0, IMAGENET_MEAN, IMAGENET_STD)
 
 
-def clip_transform(x: torch.Tensor, size: int = 224) -> torch.Tensor:
-    """VBench's ``clip_transform``: float ``(T, 3, H, W)`` [0, 255] → ``(T, 3, size, size)``."""
-    x = center_crop(resize_shorter(x, size, "bicubic"), size)
-    return _normalize(x / 255.0, CLIP_MEAN, CLIP_STD)
+def clip_transform(x: torch.Tensor, size: int = 224, uint8: bool = False) -> torch.Tensor:
+    """VBench's ``clip_transform``: ``(T, 3, H, W)`` [0, 255] → ``(T, 3, size, size)``.
+
+    ``uint8``: the frames were a uint8 tensor in VBench (``read_frames_decord_by_fps``, used by
+    the ViCLIP dimensions), so torchvision's resize clamps to [0, 255] and rounds back to uint8;
+    on VBench's float frames (``load_video``) nothing is rounded.
+    """
+    x = resize_shorter(x, size, "bicubic")
+    if uint8:
+        x = x.clamp(0, 255).round()
+    return normalize(center_crop(x, size) / 255.0, CLIP_MEAN, CLIP_STD)
+
+
+def middle_frame_indices(num_frames: int, length: int) -> list[int]:
+    """VBench ``get_frame_indices(num_frames, length, sample="middle")``: the middle frame of
+    each of ``min(num_frames, length)`` equal intervals, padded with the last index to
+    ``num_frames``."""
+    if length < 1:
+        raise MetricError("the clip has no frames")
+    count = min(num_frames, length)
+    edges = np.linspace(0, length, count + 1).astype(int)
+    indices = [int((edges[i] + edges[i + 1] - 1) // 2) for i in range(count)]
+    return indices + [indices[-1]] * (num_frames - len(indices))
