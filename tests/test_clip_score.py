@@ -13,10 +13,7 @@ from evalkit.clip import Clip
 from evalkit.metrics.base import ClipContext, MetricError
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+pytestmark = pytest.mark.usefixtures("hub_offline")
 
 
 @pytest.fixture(scope="module")
