@@ -148,6 +148,59 @@ def test_evaluation_metrics() -> None:
     assert t["not_ai_generated_below"] <= t["ai_generated_at_or_above"]
 
 
+def _synthetic_cache(cache: Path, separation: float, seed: int = 0) -> None:
+    """A feature cache as ``train_probe features`` writes it: 3 generator families and 4 real
+    sources, every variant the evaluation reads; the label shifts the residual statistics."""
+    import json
+
+    from detectors.probe import FEATURE_DIM, part_columns
+    from detectors.train_probe import CONDITIONS
+
+    rng = np.random.default_rng(seed)
+    residual = part_columns(["residual"])
+    clips = [(f"fam{f}", 1, f"ai/fam{f}/{c}") for f in range(3) for c in range(4)]
+    clips += [(f"real_videos:src{s}", 0, f"real/src{s}/{c}") for s in range(4) for c in range(3)]
+    for i, (group, label, clip_id) in enumerate(clips):
+        variants = ["clean", "short8", *(f"cond:{c}" for c in CONDITIONS)]
+        x = rng.normal(size=(len(variants), FEATURE_DIM))
+        x[:, residual] += separation * label
+        meta = {"path": clip_id, "label": label, "group": group, "clip_id": clip_id}
+        np.savez(cache / f"{i:04d}.npz", features=x.astype(np.float32), variant=np.array(variants),
+                 window=np.zeros(len(variants), dtype=int), meta=np.array(json.dumps(meta)))
+
+
+def test_leave_one_family_out_evaluation_tests_every_real_fold(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    from detectors import train_probe
+
+    # One feature set and one L2 keep the fits to seconds; the protocol is what is tested.
+    monkeypatch.setattr(train_probe, "FEATURE_SETS", {"residual": ("residual",)})
+    monkeypatch.setattr(train_probe, "L2_GRID", (10.0,))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _synthetic_cache(cache, separation=1.5)
+    out = tmp_path / "eval.json"
+    train_probe.main(["evaluate", "--cache", str(cache), "--out", str(out), "--real-folds", "2"])
+    ev = json.loads(out.read_text())
+    assert ev["families"] == 3 and ev["command"].endswith("--real-folds 2")
+    for i, fam in enumerate(ev["leave_one_family_out"]):
+        folds = fam["auc_per_real_fold"]
+        assert len(folds) == 2 and fam["auc_all_real_folds"] == pytest.approx(np.mean(folds))
+        # the fold held out beside the family is scored by the same probe as the main AUC
+        assert folds[i % 2] == pytest.approx(fam["auc"])
+        assert fam["n_fake"] == 4 and fam["n_real"] == 6
+    assert ev["mean_lofo_auc_all_real_folds"] > 0.9  # the residual columns carry the label
+    assert ev["unseen_real_sources"]["clean"]["real_clips"] == 12
+
+    # Without a signal the same protocol must not find one.
+    cache0 = tmp_path / "cache0"
+    cache0.mkdir()
+    _synthetic_cache(cache0, separation=0.0, seed=1)
+    train_probe.main(["evaluate", "--cache", str(cache0), "--out", str(out), "--real-folds", "2"])
+    assert json.loads(out.read_text())["mean_lofo_auc_all_real_folds"] < 0.8
+
+
 def test_cli_api_metric_and_python_agree_on_a_file(tiny_detector: ProbeDetector, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """`evalkit detect`, POST /v1/detect, the `detector` metric and predict() score the same
@@ -187,3 +240,68 @@ def test_cli_api_metric_and_python_agree_on_a_file(tiny_detector: ProbeDetector,
                                                     max_duration_s=None, c2pa_trust_anchors=None,
                                                     threads=None))
     assert json.loads(out.getvalue())["ai_generated_probability"] == pytest.approx(expected.probability, abs=1e-9)
+
+
+class _PixelFeatures:
+    """Stands in for the I3D extractor in the pipeline test (the real network costs a second per
+    window on a CPU): log energy of the frame-to-frame change and of the spatial detail in the
+    first residual columns, zeros elsewhere."""
+
+    weights = None
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        from detectors.probe import FEATURE_DIM, part_columns
+
+        x = np.asarray(windows, dtype=np.float64).mean(-1)  # (N, T, H, W) luma
+        out = np.zeros((len(x), FEATURE_DIM))
+        columns = part_columns(["residual"])
+        out[:, columns[0]] = np.log(np.square(np.diff(x, axis=1)).mean(axis=(1, 2, 3)) + 1e-3)
+        out[:, columns[1]] = np.log(np.square(np.diff(x, axis=3)).mean(axis=(1, 2, 3)) + 1e-3)
+        return out
+
+
+def test_reproduce_runs_features_evaluation_and_training_in_one_command(tmp_path: Path, monkeypatch) -> None:
+    """Manifests → cached features → leave-one-family-out JSON → a detector file that loads and
+    labels: the one command of the model card, on a tiny data folder."""
+    import json
+
+    from detectors import train_probe
+
+    monkeypatch.setattr(train_probe, "FEATURE_SETS", {"residual": ("residual",)})
+    monkeypatch.setattr(train_probe, "L2_GRID", (10.0,))
+    monkeypatch.setattr(FeatureExtractor, "from_installed", classmethod(lambda cls, *a, **k: _PixelFeatures()))
+    monkeypatch.setattr("detectors.probe.SIZE", 32)  # windows of 32 x 32: the stand-in needs no more
+    # Two of the six robustness conditions (the 256 x 256 GIF alone would take most of a minute).
+    monkeypatch.setattr(train_probe, "CONDITIONS", ("h264_crf23", "resize_0.5"))
+    monkeypatch.setattr(train_probe, "VARIANTS", ("clean", "cond:h264_crf23", "cond:resize_0.5"))
+    data = tmp_path / "data"
+    rows: dict[str, list[str]] = {"ai_videos_train": [], "real_videos": [], "real_videos_extra": []}
+    for f in range(5):  # generated: smooth frames without sensor noise
+        for c in range(2):
+            rel = f"fam{f}/c{c}.mp4"
+            frames = np.repeat(_video(20, 48, 64, seed=10 * f + c)[:1] // 2 + 60, 20, axis=0)
+            write_video(data / "ai_videos_train" / rel, Clip(frames, 8.0))
+            rows["ai_videos_train"].append(f"{rel}\tfam{f}")
+    for s in range(8):  # cameras: fresh noise in every frame
+        folder = "real_videos" if s < 4 else "real_videos_extra"
+        for c in range(2):
+            rel = f"src{s}/c{c}.mp4"
+            write_video(data / folder / rel, Clip(_video(20, 48, 64, seed=100 + 10 * s + c), 8.0))
+            rows[folder].append(rel)
+    for folder, lines in rows.items():
+        header = "file\tfamily" if folder == "ai_videos_train" else "file"
+        (data / folder / "manifest.tsv").write_text("\n".join([header, *lines]) + "\n")
+
+    out = tmp_path / "out"
+    train_probe.main(["reproduce", "--data", str(data), "--cache", str(tmp_path / "cache"), "--out-dir", str(out),
+                      "--augment", "0", "--windows", "1", "--real-folds", "2"])
+    ev = json.loads((out / "eval.json").read_text())
+    assert ev["families"] == 5 and len(list((tmp_path / "cache").glob("*.npz"))) == 26
+    assert [r["condition"] for r in ev["robustness"]] == ["clean", "h264_crf23", "resize_0.5"]
+    assert ev["mean_lofo_auc_all_real_folds"] > 0.9 and ev["unseen_real_sources"]["clean"]["real_clips"] == 16
+    state = torch.load(out / "detector.pt", weights_only=True)
+    assert state["kind"] == "i3d-probe" and state["info"]["command"].startswith("python -m detectors.train_probe reproduce")
+    detector = ProbeDetector.from_state(state, out / "detector.pt", extractor=_PixelFeatures())
+    noisy = detector.predict(Clip(_video(20, 48, 64, seed=999), 8.0))
+    smooth = detector.predict(Clip(np.repeat(_video(20, 48, 64, seed=998)[:1] // 2 + 60, 20, axis=0), 8.0))
+    assert smooth.probability > noisy.probability
