@@ -993,7 +993,31 @@ def load_detector_eval(path: str | Path) -> dict[str, Any]:
     scalars = {k: v for k, v in raw.items()
                if isinstance(v, (int, float, str, bool)) or v is None}
     return {"path": str(path), "roc": roc, "pr": pr, "robustness": robustness,
-            "scalars": scalars}
+            "families": _family_table(raw.get("leave_one_family_out")),
+            "unseen_real": _unseen_real_table(raw.get("unseen_real_sources")), "scalars": scalars}
+
+
+#: Columns of the per-family (leave-one-family-out) table, in the order shown.
+FAMILY_COLUMNS = ("held_out", "n_fake", "n_real", "auc", "auc_all_real_folds", "ap", "tpr_at_5pct_fpr",
+                  "balanced_accuracy", "fake_labelled_ai_generated", "real_labelled_ai_generated", "ece",
+                  "features", "l2")
+
+
+def _family_table(entries: Any) -> pd.DataFrame:
+    """One row per held-out generator family (scalar columns of :data:`FAMILY_COLUMNS` that the
+    evaluation has; an older file without the list gives an empty frame)."""
+    if not isinstance(entries, list):
+        return pd.DataFrame()
+    rows = [{k: e[k] for k in FAMILY_COLUMNS if k in e and not isinstance(e[k], (list, dict))}
+            for e in entries if isinstance(e, dict) and "held_out" in e]
+    return pd.DataFrame(rows)
+
+
+def _unseen_real_table(table: Any) -> pd.DataFrame:
+    """``unseen_real_sources`` (condition → shares of real clips per label) as a frame."""
+    if not isinstance(table, dict):
+        return pd.DataFrame()
+    return pd.DataFrame([{"condition": k, **v} for k, v in table.items() if isinstance(v, dict)])
 
 
 def relative_name(path: Path, root: Path) -> str:

@@ -638,10 +638,13 @@ def test_detector_page_reads_the_real_video_detectors_evaluation(tmp_path, runs_
     assert [c["name"] for c in ev["roc"]][:2] == ["clean", "h264_crf23"] and ev["roc"][0]["auc"] > 0.5
     assert set(ev["robustness"]["condition"]) >= {"clean", "gif_8fps_256", "h264_crf35"}
     assert ev["scalars"]["families"] == 19 and 0.5 < ev["scalars"]["mean_lofo_auc"] < 1
+    assert len(ev["families"]) == 19 and {"held_out", "auc", "auc_all_real_folds"} <= set(ev["families"].columns)
+    assert set(ev["unseen_real"]["condition"]) >= {"clean", "gif_8fps_256"}
     at = app(runs_root, "Detector")
     at.text_input(key="detector_eval_path").set_value(str(shipped)).run()
     assert not at.exception
     assert frame_with(at, "condition") is not None
+    assert frame_with(at, "held_out") is not None and frame_with(at, "labelled_ai_generated") is not None
 
 
 # ----------------------------------------------------------------------------------------------
