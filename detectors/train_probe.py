@@ -11,7 +11,9 @@ or all three in one command (``reproduce``: the same steps and defaults, the out
     python -m detectors.train_probe reproduce --data ../shared/data --cache runs/probe_cache --out-dir runs/detector_v3
 
 **Data.** The manifests of ``ai_videos_train`` (label 1, grouped by generator family) and
-``real_videos`` + ``real_videos_extra`` (label 0, grouped by source repository). Every clip gives
+``real_videos`` + ``real_videos_extra`` (label 0, grouped by source repository); or your own
+folders, ``--real DIR... --fake DIR...`` (a sub-folder is a family or a source, see
+:func:`list_folder_clips`). Every clip gives
 up to ``--windows`` normalised windows (:mod:`detectors.probe`); each window is also seen through
 ``--augment`` random degradations drawn for both classes alike (H.264 CRF 18-40, a GIF palette,
 halving the size, blur), so that none of them can carry the label.
@@ -85,6 +87,36 @@ def list_clips(data: Path) -> list[ClipEntry]:
                 out.append(ClipEntry(str(data / folder / row["file"]), label, f"{folder}:{group}" if label == 0
                                      else group, f"{folder}/{row['file']}"))
     return out
+
+
+def list_folder_clips(real: list[Path], fake: list[Path]) -> list[ClipEntry]:
+    """Clips of your own folders (``--real DIR... --fake DIR...``): every video under each folder,
+    sub-folders included. A clip's group (its generator family, or its camera source, which the
+    evaluation holds out together) is its first sub-folder, or the folder itself for files directly
+    in it; so ``fake/wan/*.mp4`` and ``fake/cogvideox/*.mp4`` are two families."""
+    from evalkit.video import find_videos
+
+    out = []
+    for folders, label in ((fake, 1), (real, 0)):
+        for folder in folders:
+            folder = Path(folder)
+            videos = find_videos(folder, recursive=True)
+            if not videos:
+                raise ValueError(f"no video files in '{folder}'")
+            for path in videos:
+                rel = path.relative_to(folder)
+                group = rel.parts[0] if len(rel.parts) > 1 else folder.resolve().name
+                out.append(ClipEntry(str(path), label, group if label == 1 else f"real:{folder.resolve().name}/{group}",
+                                     f"{'fake' if label else 'real'}:{path.resolve()}"))
+    return out
+
+
+def _check_groups(labels: np.ndarray, groups: np.ndarray, fakes: int, reals: int, what: str) -> None:
+    """A clear error instead of a degenerate split when there are too few groups to hold out."""
+    n_fake, n_real = len(set(groups[labels == 1])), len(set(groups[labels == 0]))
+    if n_fake < fakes or n_real < reals:
+        raise ValueError(f"{what} needs at least {fakes} generator families and {reals} real sources "
+                         f"(sub-folders), found {n_fake} and {n_real}")
 
 
 def gif_palette(window: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -188,7 +220,9 @@ def cmd_features(args: argparse.Namespace) -> None:
 
     from detectors.probe import WINDOW, FeatureExtractor
 
-    entries = list_clips(args.data)
+    if bool(args.real) != bool(args.fake):
+        raise ValueError("give both --real and --fake folders (or neither, to read the manifests of --data)")
+    entries = list_folder_clips(args.real, args.fake) if args.real else list_clips(args.data)
     args.cache.mkdir(parents=True, exist_ok=True)
     extractor = FeatureExtractor.from_installed()
     for entry in tqdm(entries, desc="features", unit="clip"):
@@ -449,6 +483,8 @@ def _mean_over(per_family: dict[str, Any], names: list[str], key: str) -> float 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     data = load_cache(args.cache)
     labels, groups, variant = data["label"], data["group"], data["variant"].astype(str)
+    _check_groups(labels, groups, 2, args.real_folds, "leave-one-family-out evaluation (--real-folds "
+                  f"{args.real_folds})")
     families = sorted(set(groups[labels == 1]))
     real_folds = _group_folds(groups[labels == 0], labels[labels == 0], args.real_folds, args.seed)
     start = time.time()
@@ -554,6 +590,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
     data = load_cache(args.cache)
+    _check_groups(data["label"], data["group"], 2, 2, "training (its inner validation holds groups out)")
     train = np.ones(len(data["label"]), dtype=bool)
     probe, val = fit_with_validation(data, train, L2_GRID, args.seed)
     extractor_info = None
@@ -592,6 +629,8 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
         p.add_argument("--windows", type=int, default=3)
         p.add_argument("--augment", type=int, default=2)
+        p.add_argument("--real", type=Path, nargs="+", help="your own camera folders (instead of --data's manifests)")
+        p.add_argument("--fake", type=Path, nargs="+", help="your own generated-video folders; a sub-folder is a family")
     for p in (f, sub.add_parser("evaluate"), sub.add_parser("train"), rep):
         p.add_argument("--cache", type=Path, required=True)
         p.add_argument("--seed", type=int, default=0)
@@ -612,4 +651,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as exc:  # bad input: one line, not a traceback
+        print(f"train_probe: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -305,3 +305,46 @@ def test_reproduce_runs_features_evaluation_and_training_in_one_command(tmp_path
     noisy = detector.predict(Clip(_video(20, 48, 64, seed=999), 8.0))
     smooth = detector.predict(Clip(np.repeat(_video(20, 48, 64, seed=998)[:1] // 2 + 60, 20, axis=0), 8.0))
     assert smooth.probability > noisy.probability
+
+
+def test_reproduce_on_your_own_folders_and_clear_errors(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``--real DIR --fake DIR``: sub-folders are the families and sources held out; too few of
+    them, or only one side given, is a one-line error (exit 2 from the CLI), not a traceback."""
+    import json
+
+    from detectors import train_probe
+    from detectors.cli import main as detectors_main
+
+    monkeypatch.setattr(train_probe, "FEATURE_SETS", {"residual": ("residual",)})
+    monkeypatch.setattr(train_probe, "L2_GRID", (10.0,))
+    monkeypatch.setattr(FeatureExtractor, "from_installed", classmethod(lambda cls, *a, **k: _PixelFeatures()))
+    monkeypatch.setattr("detectors.probe.SIZE", 32)
+    monkeypatch.setattr(train_probe, "CONDITIONS", ("resize_0.5",))
+    monkeypatch.setattr(train_probe, "VARIANTS", ("clean", "cond:resize_0.5"))
+    fake, real = tmp_path / "fake", tmp_path / "real"
+    for f in range(3):
+        for c in range(2):
+            frames = np.repeat(_video(12, 40, 48, seed=10 * f + c)[:1] // 2 + 60, 12, axis=0)
+            write_video(fake / f"model{f}" / f"c{c}.mp4", Clip(frames, 8.0))
+    for s in range(4):
+        for c in range(2):
+            write_video(real / f"camera{s}" / f"c{c}.mp4", Clip(_video(12, 40, 48, seed=100 + 10 * s + c), 8.0))
+
+    entries = train_probe.list_folder_clips([real], [fake])
+    assert {e.group for e in entries if e.label == 1} == {"model0", "model1", "model2"}
+    assert len({e.group for e in entries if e.label == 0}) == 4 and len(entries) == 14
+
+    out = tmp_path / "out"
+    args = ["probe", "reproduce", "--real", str(real), "--fake", str(fake), "--cache", str(tmp_path / "cache"),
+            "--out-dir", str(out), "--augment", "0", "--windows", "1", "--real-folds", "2"]
+    assert detectors_main(args) == 0
+    ev = json.loads((out / "eval.json").read_text())
+    assert ev["families"] == 3 and ev["mean_lofo_auc_13_issue_families"] is None
+    assert (out / "detector.pt").is_file()
+
+    capsys.readouterr()
+    assert detectors_main(["probe", "features", "--fake", str(fake), "--cache", str(tmp_path / "c2")]) == 2
+    assert "give both --real and --fake" in capsys.readouterr().err
+    assert detectors_main(["probe", "evaluate", "--cache", str(tmp_path / "cache"), "--out", str(out / "e.json"),
+                           "--real-folds", "5"]) == 2
+    assert "needs at least 2 generator families and 5 real sources" in capsys.readouterr().err
