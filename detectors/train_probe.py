@@ -215,14 +215,19 @@ def _condition_windows(entry: ClipEntry, condition: str) -> list[np.ndarray]:
     return read_windows(lambda start, stride: frames[start::stride], plan)
 
 
+def _entries(args: argparse.Namespace) -> list[ClipEntry]:
+    """The clips of ``--real``/``--fake`` folders, or of the manifests under ``--data``."""
+    if bool(args.real) != bool(args.fake):
+        raise ValueError("give both --real and --fake folders (or neither, to read the manifests of --data)")
+    return list_folder_clips(args.real, args.fake) if args.real else list_clips(args.data)
+
+
 def cmd_features(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from detectors.probe import WINDOW, FeatureExtractor
 
-    if bool(args.real) != bool(args.fake):
-        raise ValueError("give both --real and --fake folders (or neither, to read the manifests of --data)")
-    entries = list_folder_clips(args.real, args.fake) if args.real else list_clips(args.data)
+    entries = _entries(args)
     args.cache.mkdir(parents=True, exist_ok=True)
     extractor = FeatureExtractor.from_installed()
     for entry in tqdm(entries, desc="features", unit="clip"):
@@ -615,6 +620,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> None:
     """``features``, ``evaluate`` and ``train`` in turn, writing ``eval.json`` and ``detector.pt``
     into ``--out-dir`` (the cache is reused where it exists)."""
+    entries = _entries(args)  # too few groups is said now, not after an hour of features
+    _check_groups(np.array([e.label for e in entries]), np.array([e.group for e in entries]), 2,
+                  max(2, args.real_folds), f"leave-one-family-out evaluation (--real-folds {args.real_folds})")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     cmd_features(args)
     cmd_evaluate(argparse.Namespace(**{**vars(args), "out": args.out_dir / "eval.json"}))
