@@ -352,3 +352,32 @@ def test_reproduce_on_your_own_folders_and_clear_errors(tmp_path: Path, monkeypa
     assert detectors_main(["probe", "reproduce", "--real", str(real), "--fake", str(fake), "--cache",
                            str(tmp_path / "c3"), "--out-dir", str(tmp_path / "o3")]) == 2
     assert "found 3 and 4" in capsys.readouterr().err and not (tmp_path / "c3").exists()
+
+
+def test_per_frame_encoder_of_the_ideas_script_is_i3d_on_a_still_frame() -> None:
+    """``scripts/detector_ideas.py`` (the model card's table of ideas not shipped) encodes frames
+    one by one with I3D's kernels summed over time: that must equal I3D on the frame held still."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("detector_ideas", Path(__file__).parents[1] / "scripts" / "detector_ideas.py")
+    ideas = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ideas)
+    torch.manual_seed(0)
+    net = InceptionI3d().eval()
+    net.fuse_batch_norm_()
+    frame_net = ideas.per_frame_encoder(net)
+    frame = torch.rand(1, 3, 1, 64, 64) * 2 - 1
+    with torch.inference_mode():
+        alone = frame_net.endpoints(frame)
+        still = net.endpoints(frame.repeat(1, 1, 160, 1, 1))  # middle slices are far from the ends
+    for name in ("Mixed_3c", "Mixed_4f"):
+        middle = still[name][:, :, still[name].shape[2] // 2]
+        assert alone[name].shape[2] == 1
+        assert float((alone[name][:, :, 0] - middle).abs().max()) < 1e-4 * float(middle.abs().max())
+    with torch.inference_mode():
+        clips = torch.cat([frame.repeat(1, 1, 16, 1, 1), torch.rand(1, 3, 16, 64, 64) * 2 - 1])
+        stats = ideas.time_axis_statistics(net.endpoints(clips)["Mixed_3c"])
+    assert stats.shape == (2, 9) and float(stats[0, 0]) < float(stats[1, 0])  # still clip: shorter steps
+    steps = torch.cumsum(torch.ones(16, 8), dim=0)  # a straight line at constant speed
+    straight = ideas.trajectory_statistics(steps)
+    assert float(straight[5]) < 1e-3 and float(straight[1]) < 1e-6  # no turning, no change of pace
