@@ -112,7 +112,9 @@ def list_folder_clips(real: list[Path], fake: list[Path]) -> list[ClipEntry]:
 
 
 def _check_groups(labels: np.ndarray, groups: np.ndarray, fakes: int, reals: int, what: str) -> None:
-    """A clear error instead of a degenerate split when there are too few groups to hold out."""
+    """A clear error instead of a degenerate split when there are too few groups to hold out
+    (training holds groups out for its inner validation, so it needs 2 families; the evaluation
+    holds one more out, so 3)."""
     n_fake, n_real = len(set(groups[labels == 1])), len(set(groups[labels == 0]))
     if n_fake < fakes or n_real < reals:
         raise ValueError(f"{what} needs at least {fakes} generator families and {reals} real sources "
@@ -488,7 +490,7 @@ def _mean_over(per_family: dict[str, Any], names: list[str], key: str) -> float 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     data = load_cache(args.cache)
     labels, groups, variant = data["label"], data["group"], data["variant"].astype(str)
-    _check_groups(labels, groups, 2, args.real_folds, "leave-one-family-out evaluation (--real-folds "
+    _check_groups(labels, groups, 3, args.real_folds, "leave-one-family-out evaluation (--real-folds "
                   f"{args.real_folds})")
     families = sorted(set(groups[labels == 1]))
     real_folds = _group_folds(groups[labels == 0], labels[labels == 0], args.real_folds, args.seed)
@@ -621,7 +623,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     """``features``, ``evaluate`` and ``train`` in turn, writing ``eval.json`` and ``detector.pt``
     into ``--out-dir`` (the cache is reused where it exists)."""
     entries = _entries(args)  # too few groups is said now, not after an hour of features
-    _check_groups(np.array([e.label for e in entries]), np.array([e.group for e in entries]), 2,
+    _check_groups(np.array([e.label for e in entries]), np.array([e.group for e in entries]), 3,
                   max(2, args.real_folds), f"leave-one-family-out evaluation (--real-folds {args.real_folds})")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     cmd_features(args)

@@ -347,7 +347,7 @@ def test_reproduce_on_your_own_folders_and_clear_errors(tmp_path: Path, monkeypa
     assert "give both --real and --fake" in capsys.readouterr().err
     assert detectors_main(["probe", "evaluate", "--cache", str(tmp_path / "cache"), "--out", str(out / "e.json"),
                            "--real-folds", "5"]) == 2
-    assert "needs at least 2 generator families and 5 real sources" in capsys.readouterr().err
+    assert "needs at least 3 generator families and 5 real sources" in capsys.readouterr().err
     # reproduce says so before extracting anything
     assert detectors_main(["probe", "reproduce", "--real", str(real), "--fake", str(fake), "--cache",
                            str(tmp_path / "c3"), "--out-dir", str(tmp_path / "o3")]) == 2
