@@ -572,7 +572,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         "mean_lofo_auc_13_issue_families": _mean_over(per_family, listed, "auc"),
         "all_real_folds": "each family also tested against every fold of real sources, each time by a probe "
                           "trained without the family and that fold; its AUC is the mean over the folds "
-                          "(every real clip counts, instead of one fold's 8-29)",
+                          "(every real clip counts, not only one fold's)",
         "mean_lofo_auc_all_real_folds": float(aucs_all.mean()), "min_lofo_auc_all_real_folds": float(aucs_all.min()),
         "families_below_0.70_all_real_folds": int((aucs_all < 0.70).sum()),
         "mean_lofo_auc_all_real_folds_13_issue_families": _mean_over(per_family, listed, "auc_all_real_folds"),
