@@ -286,17 +286,29 @@ class FeatureExtractor:
         out = []
         for i in range(0, len(windows), self.batch_size):
             batch = windows[i : i + self.batch_size]
-            x = torch.from_numpy(batch).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
-            ends = self.model.endpoints(x.contiguous(memory_format=torch.channels_last_3d))
-            parts = []
-            for name in ("Mixed_3c", "Mixed_4f", "Mixed_5c"):
-                m = ends[name].flatten(2)
-                parts += [m.mean(dim=2), m.std(dim=2)]
-            parts.append(self.model.head(ends["Mixed_5c"]))
-            i3d = torch.cat(parts, dim=1).double().numpy()
-            res = np.stack([residual_features(w) for w in batch])
-            out.append(np.concatenate([i3d, res], axis=1))
+            out.append(self.features(batch, self.endpoints(batch)[1]))
         return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM))
+
+    @torch.inference_mode()
+    def endpoints(self, windows: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """uint8 windows ``(B, 16, 224, 224, 3)`` → the network's input ``(B, 3, 16, 224, 224)``
+        in [-1, 1] and I3D's block outputs (``Mixed_3c``, ``Mixed_4f``, ``Mixed_5c``) for it."""
+        x = torch.from_numpy(np.asarray(windows)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+        return x, self.model.endpoints(x)
+
+    @torch.inference_mode()
+    def features(self, windows: np.ndarray, ends: dict[str, torch.Tensor]) -> np.ndarray:
+        """The ``(B, 5091)`` features of :data:`FEATURE_PARTS` from the windows and their
+        :meth:`endpoints` (callers that need more of the block outputs compute them once)."""
+        parts = []
+        for name in ("Mixed_3c", "Mixed_4f", "Mixed_5c"):
+            m = ends[name].flatten(2)
+            parts += [m.mean(dim=2), m.std(dim=2)]
+        parts.append(self.model.head(ends["Mixed_5c"]))
+        i3d = torch.cat(parts, dim=1).double().numpy()
+        res = np.stack([residual_features(w) for w in windows])
+        return np.concatenate([i3d, res], axis=1)
 
 
 # ----------------------------------------------------------------------------------------------

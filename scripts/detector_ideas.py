@@ -145,19 +145,13 @@ def _short8(window: np.ndarray) -> np.ndarray:
 
 @torch.inference_mode()
 def window_features(extractor: Any, frame_net: nn.Module, windows: np.ndarray) -> np.ndarray:
-    """``(N, 16, 224, 224, 3)`` uint8 → ``(N, 5091 + 21 + 1856 + 21)``."""
-    from detectors.probe import residual_features
-
+    """``(N, 16, 224, 224, 3)`` uint8 → ``(N, 5091 + 21 + 1856 + 21)``: the shipped detector's
+    features (:meth:`~detectors.probe.FeatureExtractor.features`), then the ideas', from the same
+    I3D pass."""
     out = []
     for window in windows:
-        x = torch.from_numpy(window[None]).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
-        ends = extractor.model.endpoints(x.contiguous(memory_format=torch.channels_last_3d))
-        parts = []
-        for name in ("Mixed_3c", "Mixed_4f", "Mixed_5c"):
-            m = ends[name].flatten(2)
-            parts += [m.mean(dim=2), m.std(dim=2)]
-        parts.append(extractor.model.head(ends["Mixed_5c"]))
-        parts.append(torch.from_numpy(residual_features(window)).float()[None])
+        x, ends = extractor.endpoints(window[None])
+        parts = [torch.from_numpy(extractor.features(window[None], ends))]
         parts += [time_axis_statistics(ends[n]) for n in ("Mixed_3c", "Mixed_4f", "Mixed_5c")]
         frames = x[0].permute(1, 0, 2, 3).unsqueeze(2)  # (16, 3, 1, H, W): each frame on its own
         per_frame = frame_net.endpoints(frames.contiguous(memory_format=torch.channels_last_3d))
