@@ -169,14 +169,33 @@ def _synthetic_cache(cache: Path, separation: float, seed: int = 0) -> None:
                  window=np.zeros(len(variants), dtype=int), meta=np.array(json.dumps(meta)))
 
 
-def test_leave_one_family_out_evaluation_tests_every_real_fold(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def quick_fits(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """One feature set and one L2: the probe fits take seconds; the protocol is what is tested."""
+    from detectors import train_probe
+
+    monkeypatch.setattr(train_probe, "FEATURE_SETS", {"residual": ("residual",)})
+    monkeypatch.setattr(train_probe, "L2_GRID", (10.0,))
+    return monkeypatch
+
+
+@pytest.fixture
+def quick_pipeline(quick_fits: pytest.MonkeyPatch) -> None:
+    """:func:`quick_fits`, plus a cheap stand-in for I3D on 32 x 32 windows and two of the six
+    robustness conditions (the 256 x 256 GIF alone would take most of a minute)."""
+    from detectors import train_probe
+
+    quick_fits.setattr(FeatureExtractor, "from_installed", classmethod(lambda cls, *a, **k: _PixelFeatures()))
+    quick_fits.setattr("detectors.probe.SIZE", 32)  # windows of 32 x 32: the stand-in needs no more
+    quick_fits.setattr(train_probe, "CONDITIONS", ("h264_crf23", "resize_0.5"))
+    quick_fits.setattr(train_probe, "VARIANTS", ("clean", "cond:h264_crf23", "cond:resize_0.5"))
+
+
+def test_leave_one_family_out_evaluation_tests_every_real_fold(tmp_path: Path, quick_fits) -> None:
     import json
 
     from detectors import train_probe
 
-    # One feature set and one L2 keep the fits to seconds; the protocol is what is tested.
-    monkeypatch.setattr(train_probe, "FEATURE_SETS", {"residual": ("residual",)})
-    monkeypatch.setattr(train_probe, "L2_GRID", (10.0,))
     cache = tmp_path / "cache"
     cache.mkdir()
     _synthetic_cache(cache, separation=1.5)
@@ -260,20 +279,13 @@ class _PixelFeatures:
         return out
 
 
-def test_reproduce_runs_features_evaluation_and_training_in_one_command(tmp_path: Path, monkeypatch) -> None:
+def test_reproduce_runs_features_evaluation_and_training_in_one_command(tmp_path: Path, quick_pipeline) -> None:
     """Manifests → cached features → leave-one-family-out JSON → a detector file that loads and
     labels: the one command of the model card, on a tiny data folder."""
     import json
 
     from detectors import train_probe
 
-    monkeypatch.setattr(train_probe, "FEATURE_SETS", {"residual": ("residual",)})
-    monkeypatch.setattr(train_probe, "L2_GRID", (10.0,))
-    monkeypatch.setattr(FeatureExtractor, "from_installed", classmethod(lambda cls, *a, **k: _PixelFeatures()))
-    monkeypatch.setattr("detectors.probe.SIZE", 32)  # windows of 32 x 32: the stand-in needs no more
-    # Two of the six robustness conditions (the 256 x 256 GIF alone would take most of a minute).
-    monkeypatch.setattr(train_probe, "CONDITIONS", ("h264_crf23", "resize_0.5"))
-    monkeypatch.setattr(train_probe, "VARIANTS", ("clean", "cond:h264_crf23", "cond:resize_0.5"))
     data = tmp_path / "data"
     rows: dict[str, list[str]] = {"ai_videos_train": [], "real_videos": [], "real_videos_extra": []}
     for f in range(5):  # generated: smooth frames without sensor noise
@@ -307,7 +319,7 @@ def test_reproduce_runs_features_evaluation_and_training_in_one_command(tmp_path
     assert smooth.probability > noisy.probability
 
 
-def test_reproduce_on_your_own_folders_and_clear_errors(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_reproduce_on_your_own_folders_and_clear_errors(tmp_path: Path, quick_pipeline, capsys) -> None:
     """``--real DIR --fake DIR``: sub-folders are the families and sources held out; too few of
     them, or only one side given, is a one-line error (exit 2 from the CLI), not a traceback."""
     import json
@@ -315,12 +327,6 @@ def test_reproduce_on_your_own_folders_and_clear_errors(tmp_path: Path, monkeypa
     from detectors import train_probe
     from detectors.cli import main as detectors_main
 
-    monkeypatch.setattr(train_probe, "FEATURE_SETS", {"residual": ("residual",)})
-    monkeypatch.setattr(train_probe, "L2_GRID", (10.0,))
-    monkeypatch.setattr(FeatureExtractor, "from_installed", classmethod(lambda cls, *a, **k: _PixelFeatures()))
-    monkeypatch.setattr("detectors.probe.SIZE", 32)
-    monkeypatch.setattr(train_probe, "CONDITIONS", ("resize_0.5",))
-    monkeypatch.setattr(train_probe, "VARIANTS", ("clean", "cond:resize_0.5"))
     fake, real = tmp_path / "fake", tmp_path / "real"
     for f in range(3):
         for c in range(2):
